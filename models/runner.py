@@ -1,0 +1,67 @@
+"""Runs the warehouse's SQL model files.
+
+A model group is a folder of `.sql` files run in name order. Each file starts with a header comment
+stating its grain and why it exists. Parameters reach SQL as DuckDB variables (`getvariable('name')`)
+so that no value is ever formatted into SQL text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from pipelines.config import Settings
+
+MODELS_DIR = Path(__file__).resolve().parent
+
+
+@dataclass
+class ModelContext:
+    """What a model build needs to know about the run.
+
+    `as_of` is the last complete day the run processed (the nightly run's "yesterday", a backfill's
+    end). During a build the connection also holds a temp table
+    `changed_partitions(tbl VARCHAR, tenant VARCHAR, day DATE)`: the raw partitions (re)loaded in
+    this run, which incremental models use to touch only new and re-pulled days.
+    """
+
+    settings: Settings
+    as_of: date
+    changed: list[tuple[str, str, date]] = field(default_factory=list)
+
+    @property
+    def tenants(self) -> list[str]:
+        return [t.name for t in self.settings.tenants]
+
+
+def set_params(con: duckdb.DuckDBPyConnection, params: dict[str, object]) -> None:
+    for name, value in params.items():
+        if not name.isidentifier():
+            raise ValueError(f"bad parameter name {name!r}")
+        con.execute(f"SET VARIABLE {name} = ?", [value])
+
+
+def run_sql_file(con: duckdb.DuckDBPyConnection, path: Path, params: dict[str, object] | None = None) -> None:
+    if params:
+        set_params(con, params)
+    con.execute(path.read_text(encoding="utf-8"))
+
+
+def run_group(con: duckdb.DuckDBPyConnection, group: str, params: dict[str, object] | None = None) -> list[str]:
+    """Run every `models/<group>/*.sql` in name order; return the files run."""
+    files = sorted((MODELS_DIR / group).glob("*.sql"))
+    if params:
+        set_params(con, params)
+    for path in files:
+        try:
+            con.execute(path.read_text(encoding="utf-8"))
+        except duckdb.Error as exc:
+            raise RuntimeError(f"model {group}/{path.name} failed: {exc}") from exc
+    return [p.name for p in files]
+
+
+def table_counts(con: duckdb.DuckDBPyConnection, tables: list[str]) -> dict[str, int]:
+    return {t: con.execute(f'select count(*) from "{t}"').fetchone()[0] for t in tables}  # noqa: S608 (names from code)

@@ -1,0 +1,277 @@
+"""hunthouse.toml: loading and validation with one precise message per mistake.
+
+Secrets never live in the file: a tenant names the environment variable that holds its client
+secret (`client_secret_env`) or a certificate file (`certificate_path`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date
+from fnmatch import fnmatchcase
+from pathlib import Path
+
+TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+KINDS = ("sample", "sentinel", "defender")
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_CONFIG = PACKAGE_ROOT / "hunthouse.example.toml"
+
+
+class ConfigError(ValueError):
+    """A user mistake in configuration; the CLI prints it as one line."""
+
+
+@dataclass(frozen=True)
+class TenantConfig:
+    name: str
+    kind: str
+    tenant_id: str = ""
+    client_id: str = ""
+    client_secret_env: str = ""
+    certificate_path: str = ""
+    workspace_id: str = ""
+    authority_host: str = "https://login.microsoftonline.com"
+    log_analytics_endpoint: str = "https://api.loganalytics.io"
+    graph_endpoint: str = "https://graph.microsoft.com"
+    all_device_events: bool = False
+    # sample tenant only: the simulated world
+    seed: int = 1
+    scale: float = 1.0
+    start: date | None = None
+    end: date | None = None
+    # connectors: smallest window a truncated query may be split to, in seconds
+    min_split_seconds: int = 60
+    max_attempts: int = 6
+
+    def client_secret(self) -> str:
+        """Read the secret from the environment, at the moment it is needed."""
+        value = os.environ.get(self.client_secret_env, "")
+        if not value:
+            raise ConfigError(
+                f"tenant '{self.name}': environment variable {self.client_secret_env} is not set "
+                "(it must hold the app registration's client secret)"
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class OwnerRule:
+    match: str
+    owner: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    lake_root: str
+    start_date: date
+    lookback_days: int
+    schedule_cron: str
+    tenants: tuple[TenantConfig, ...]
+    baseline_days: int = 28
+    min_labelled_alerts: int = 5
+    min_confidence: float = 0.8
+    backtest_days: int = 14
+    exclusion_ttl_days: int = 90
+    triage_minutes_per_incident: float = 30.0
+    default_owner: str = "secops"
+    owner_rules: tuple[OwnerRule, ...] = ()
+    quarantine_threshold: float = 0.05
+    source_path: str = field(default="", compare=False)
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    def tenant(self, name: str) -> TenantConfig:
+        for t in self.tenants:
+            if t.name == name:
+                return t
+        known = ", ".join(t.name for t in self.tenants)
+        raise ConfigError(f"unknown tenant '{name}' (configured: {known})")
+
+    def owner_of(self, rule_id: str, rule_name: str) -> str:
+        for rule in self.owner_rules:
+            if rule.match.lower() == (rule_id or "").lower() or fnmatchcase(
+                (rule_name or "").lower(), rule.match.lower()
+            ):
+                return rule.owner
+        return self.default_owner
+
+
+def _get(table: dict, key: str, kind: type, where: str, default=None):
+    if key not in table:
+        if default is None:
+            raise ConfigError(f"{where}: missing required setting '{key}'")
+        return default
+    value = table[key]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{where}: '{key}' must be {kind.__name__}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _positive(value, key: str, where: str):
+    if value <= 0:
+        raise ConfigError(f"{where}: '{key}' must be positive, got {value!r}")
+    return value
+
+
+def _https(url: str, key: str, where: str) -> str:
+    if not re.match(r"^https://[A-Za-z0-9.\-]+(:\d+)?(/[A-Za-z0-9._\-/]*)?$", url):
+        raise ConfigError(f"{where}: '{key}' must be an https URL, got {url!r}")
+    return url.rstrip("/")
+
+
+TENANT_KEYS = {
+    "name", "kind", "tenant_id", "client_id", "client_secret_env", "certificate_path", "workspace_id",
+    "authority_host", "log_analytics_endpoint", "graph_endpoint", "all_device_events", "seed", "scale",
+    "start", "end", "min_split_seconds", "max_attempts",
+}
+
+
+def _tenant(raw: dict, index: int) -> TenantConfig:
+    where = f"[[tenant]] #{index + 1}"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be a table")
+    unknown = sorted(set(raw) - TENANT_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting '{unknown[0]}' (known: {', '.join(sorted(TENANT_KEYS))})")
+    name = _get(raw, "name", str, where)
+    if not TENANT_NAME.match(name):
+        raise ConfigError(
+            f"{where}: tenant name {name!r} must be 1-63 lower-case letters, digits, '-' or '_' "
+            "(it is used in paths, partition keys and queries)"
+        )
+    where = f"tenant '{name}'"
+    kind = _get(raw, "kind", str, where)
+    if kind not in KINDS:
+        raise ConfigError(f"{where}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    values = {"name": name, "kind": kind}
+    if kind == "sample":
+        values["seed"] = _get(raw, "seed", int, where, 1)
+        values["scale"] = _positive(_get(raw, "scale", float, where, 1.0), "scale", where)
+        for key in ("start", "end"):
+            if key in raw:
+                values[key] = _get(raw, key, date, where)
+        if values.get("start") and values.get("end") and values["start"] > values["end"]:
+            raise ConfigError(f"{where}: start {values['start']} is after end {values['end']}")
+        return TenantConfig(**values)
+    for key in ("tenant_id", "client_id"):
+        value = _get(raw, key, str, where)
+        if not GUID.match(value):
+            raise ConfigError(f"{where}: '{key}' must be a GUID, got {value!r}")
+        values[key] = value
+    if kind == "sentinel":
+        ws = _get(raw, "workspace_id", str, where)
+        if not GUID.match(ws):
+            raise ConfigError(f"{where}: 'workspace_id' must be a GUID, got {ws!r}")
+        values["workspace_id"] = ws
+    secret_env = raw.get("client_secret_env", "")
+    cert = raw.get("certificate_path", "")
+    if bool(secret_env) == bool(cert):
+        raise ConfigError(f"{where}: set exactly one of 'client_secret_env' (an environment variable name) or 'certificate_path'")
+    if secret_env:
+        if not isinstance(secret_env, str) or not ENV_NAME.match(secret_env):
+            raise ConfigError(f"{where}: 'client_secret_env' must be an environment variable name, not the secret itself")
+        values["client_secret_env"] = secret_env
+    if cert:
+        values["certificate_path"] = _get(raw, "certificate_path", str, where)
+    for key in ("authority_host", "log_analytics_endpoint", "graph_endpoint"):
+        if key in raw:
+            values[key] = _https(_get(raw, key, str, where), key, where)
+    if "all_device_events" in raw:
+        values["all_device_events"] = _get(raw, "all_device_events", bool, where)
+    for key in ("min_split_seconds", "max_attempts"):
+        if key in raw:
+            values[key] = _positive(_get(raw, key, int, where), key, where)
+    return TenantConfig(**values)
+
+
+def parse(doc: dict, base_dir: Path, source_path: str = "") -> Settings:
+    known_sections = {"hunthouse", "firewall", "tuning", "owners", "quality", "tenant"}
+    unknown = sorted(set(doc) - known_sections)
+    if unknown:
+        raise ConfigError(f"unknown section [{unknown[0]}] (known: {', '.join(sorted(known_sections))})")
+    core = doc.get("hunthouse", {})
+    where = "[hunthouse]"
+    home_raw = os.environ.get("HUNTHOUSE_HOME") or _get(core, "home", str, where, ".hunthouse")
+    home = Path(home_raw).expanduser()
+    if not home.is_absolute():
+        home = (base_dir / home).resolve()
+    lake_root = _get(core, "lake_root", str, where, "") or str(home / "lake")
+    tenants_raw = doc.get("tenant", [])
+    if not isinstance(tenants_raw, list) or not tenants_raw:
+        raise ConfigError("no tenants configured: add at least one [[tenant]] table")
+    tenants = tuple(_tenant(t, i) for i, t in enumerate(tenants_raw))
+    names = [t.name for t in tenants]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"tenant '{dupes[0]}' is configured twice")
+    cron = _get(core, "schedule_cron", str, where, "0 2 * * *")
+    if len(cron.split()) != 5:
+        raise ConfigError(f"{where}: 'schedule_cron' must have 5 fields, got {cron!r}")
+    fw = doc.get("firewall", {})
+    tu = doc.get("tuning", {})
+    owners = doc.get("owners", {})
+    rules = []
+    for i, r in enumerate(owners.get("rule", [])):
+        w = f"[[owners.rule]] #{i + 1}"
+        rules.append(OwnerRule(match=_get(r, "match", str, w), owner=_get(r, "owner", str, w)))
+    min_conf = _get(tu, "min_confidence", float, "[tuning]", 0.8)
+    if not 0 < min_conf < 1:
+        raise ConfigError(f"[tuning]: 'min_confidence' must be between 0 and 1, got {min_conf}")
+    threshold = _get(doc.get("quality", {}), "quarantine_threshold", float, "[quality]", 0.05)
+    return Settings(
+        home=home,
+        lake_root=lake_root,
+        start_date=_get(core, "start_date", date, where, date(2026, 10, 1)),
+        lookback_days=_get(core, "lookback_days", int, where, 3),
+        schedule_cron=cron,
+        tenants=tenants,
+        baseline_days=_positive(_get(fw, "baseline_days", int, "[firewall]", 28), "baseline_days", "[firewall]"),
+        min_labelled_alerts=_positive(_get(tu, "min_labelled_alerts", int, "[tuning]", 5), "min_labelled_alerts", "[tuning]"),
+        min_confidence=min_conf,
+        backtest_days=_positive(_get(tu, "backtest_days", int, "[tuning]", 14), "backtest_days", "[tuning]"),
+        exclusion_ttl_days=_positive(_get(tu, "exclusion_ttl_days", int, "[tuning]", 90), "exclusion_ttl_days", "[tuning]"),
+        triage_minutes_per_incident=_positive(
+            _get(tu, "triage_minutes_per_incident", float, "[tuning]", 30.0), "triage_minutes_per_incident", "[tuning]"
+        ),
+        default_owner=_get(owners, "default", str, "[owners]", "secops"),
+        owner_rules=tuple(rules),
+        quarantine_threshold=threshold,
+        source_path=source_path,
+    )
+
+
+def load(path: str | os.PathLike | None = None) -> Settings:
+    """Load settings from `path`, $HUNTHOUSE_CONFIG, ./hunthouse.toml, or the bundled example."""
+    candidates = [path, os.environ.get("HUNTHOUSE_CONFIG")]
+    chosen = next((Path(c) for c in candidates if c), None)
+    if chosen is None:
+        local = Path.cwd() / "hunthouse.toml"
+        chosen = local if local.exists() else EXAMPLE_CONFIG
+        base_dir = Path.cwd()
+    else:
+        if not chosen.exists():
+            raise ConfigError(f"config file {chosen} does not exist")
+        base_dir = chosen.resolve().parent
+    try:
+        doc = tomllib.loads(chosen.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{chosen}: not valid TOML: {exc}") from None
+    return parse(doc, base_dir=base_dir, source_path=str(chosen))
