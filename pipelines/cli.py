@@ -1,2 +1,194 @@
-def main() -> None:  # replaced by the real CLI
-    raise SystemExit("not yet")
+"""`hunthouse`: demo, nightly run, backfill, read-only SQL, status and the Dagster UI.
+
+A user mistake (bad config, unknown tenant, missing secret, bad date, bad SQL) prints one line and
+exits 2; tracebacks are for bugs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import date
+
+import duckdb
+
+from pipelines import config
+from pipelines.plan import days_between, nightly_days, partitions, yesterday
+from pipelines.warehouse.readonly import WarehouseMissing, connect_readonly
+
+
+class UserError(Exception):
+    pass
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _execute(settings: config.Settings, parts, as_of: date, label: str) -> int:
+    from pipelines.orchestrate import run_pipeline
+
+    started = time.monotonic()
+    outcome = run_pipeline(settings, parts, as_of, {"hunthouse/trigger": label}, say)
+    elapsed = time.monotonic() - started
+    if outcome.failed:
+        for line in outcome.failed[:10]:
+            say(f"error: {line}")
+        say(f"{label} failed after {elapsed:.1f}s; the published warehouse is unchanged ({settings.warehouse_path})")
+        return 1
+    say(f"{label} finished in {elapsed:.1f}s: published {settings.warehouse_path}")
+    return 0
+
+
+def cmd_run(args, settings: config.Settings) -> int:
+    night = args.date or yesterday()
+    tenants = [args.tenant] if args.tenant else None
+    parts = partitions(settings, nightly_days(settings, night), tenants)
+    return _execute(settings, parts, night, "nightly run")
+
+
+def cmd_backfill(args, settings: config.Settings) -> int:
+    days = days_between(args.start, args.end)
+    tenants = [args.tenant] if args.tenant else None
+    return _execute(settings, partitions(settings, days, tenants), args.end, "backfill")
+
+
+def cmd_demo(args, settings: config.Settings) -> int:
+    samples = [t for t in settings.tenants if t.kind == "sample"]
+    if not samples:
+        raise UserError("the demo needs at least one tenant of kind 'sample' in the configuration")
+    start = min(t.start or settings.start_date for t in samples)
+    end = max(t.end or yesterday() for t in samples)
+    say(f"Hunthouse demo: {len(samples)} sample tenants, {start} → {end}, data home {settings.home}")
+    started = time.monotonic()
+    code = _execute(settings, partitions(settings, days_between(start, end), [t.name for t in samples]), end, "demo")
+    if code:
+        return code
+    _print_summary(settings, end, time.monotonic() - started)
+    return 0
+
+
+def _print_summary(settings: config.Settings, as_of: date, elapsed: float) -> None:
+    from pipelines.status import published_summary
+
+    summary = published_summary(settings)
+    say("")
+    say(f"Demo pipeline finished in {elapsed:.1f}s (extract, warehouse, models, reports).")
+    say(f"Tenants: {', '.join(summary['tenants'])}; days: {summary['first_day']} → {summary['last_day']}")
+    say("Rows per table:")
+    for table, rows in summary["tables"].items():
+        say(f"  {table:<24} {rows:>12,}")
+    say(f"Warehouse: {settings.warehouse_path}")
+    reports = settings.reports_dir / as_of.isoformat()
+    for path in sorted(reports.rglob("*.html")):
+        say(f"Report:    {path}")
+    say("Next: .venv/bin/hunthouse sql \"select finding_type, count(*) from fw_findings group by 1\"")
+    say("      make dev   # the Dagster UI on the same instance, http://127.0.0.1:3000")
+
+
+def cmd_sql(args, settings: config.Settings) -> int:
+    try:
+        con = connect_readonly(settings.warehouse_path)
+    except WarehouseMissing as exc:
+        raise UserError(str(exc)) from None
+    with con:
+        try:
+            rel = con.sql(args.query)
+        except duckdb.Error as exc:
+            raise UserError(f"query failed: {str(exc).splitlines()[0]}") from None
+        if rel is None:
+            return 0
+        try:
+            rows = rel.fetchmany(args.limit + 1)
+        except duckdb.Error as exc:
+            raise UserError(f"query failed: {str(exc).splitlines()[0]}") from None
+        _print_table(rel.columns, rows[: args.limit])
+        if len(rows) > args.limit:
+            say(f"(first {args.limit} rows; use --limit to see more)")
+    return 0
+
+
+def _print_table(columns: list[str], rows: list[tuple]) -> None:
+    def cell(v) -> str:
+        text = "NULL" if v is None else str(v)
+        text = text.replace("\n", "\\n")
+        return text if len(text) <= 80 else text[:77] + "..."
+
+    grid = [list(columns)] + [[cell(v) for v in r] for r in rows]
+    widths = [max(len(row[i]) for row in grid) for i in range(len(columns))]
+    say("  ".join(h.ljust(w) for h, w in zip(grid[0], widths, strict=True)))
+    say("  ".join("-" * w for w in widths))
+    for row in grid[1:]:
+        say("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+    say(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+
+
+def cmd_status(args, settings: config.Settings) -> int:
+    from pipelines.status import print_status
+
+    print_status(settings, say)
+    return 0
+
+
+def cmd_dev(args, settings: config.Settings) -> int:
+    from pipelines.orchestrate import prepare_instance
+
+    home = prepare_instance(settings)
+    say(f"Dagster UI on the Hunthouse instance ({home}); Ctrl-C to stop")
+    os.execvp(
+        sys.executable,
+        [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions", "--host", args.host, "--port", str(args.port)],
+    )
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hunthouse", description="Firewall baselines and rule tuning for Defender XDR and Sentinel.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="hunthouse.toml to use (default: $HUNTHOUSE_CONFIG, ./hunthouse.toml, the example)")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("demo", parents=[common], help="run the pipeline over the sample tenants and summarise")
+    run = sub.add_parser("run", parents=[common], help="the nightly job: yesterday plus the lookback window")
+    run.add_argument("--date", type=_date, help="the day to process (default: yesterday, UTC)")
+    run.add_argument("--tenant", help="only this tenant")
+    bf = sub.add_parser("backfill", parents=[common], help="load a date range")
+    bf.add_argument("--start", type=_date, required=True)
+    bf.add_argument("--end", type=_date, required=True)
+    bf.add_argument("--tenant", help="only this tenant")
+    sql = sub.add_parser("sql", parents=[common], help="read-only SQL on the published warehouse")
+    sql.add_argument("query")
+    sql.add_argument("--limit", type=int, default=100)
+    sub.add_parser("status", parents=[common], help="partitions loaded, freshness, last run, checks")
+    dev = sub.add_parser("dev", parents=[common], help="the Dagster UI on the Hunthouse instance")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=3000)
+    return p
+
+
+COMMANDS = {"demo": cmd_demo, "run": cmd_run, "backfill": cmd_backfill, "sql": cmd_sql, "status": cmd_status, "dev": cmd_dev}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = config.load(args.config)
+        return COMMANDS[args.command](args, settings)
+    except (config.ConfigError, UserError) as exc:
+        print(f"hunthouse: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("hunthouse: interrupted; the published warehouse is unchanged", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

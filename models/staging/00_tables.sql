@@ -151,3 +151,36 @@ CREATE TABLE IF NOT EXISTS incident_history (
     incident_url VARCHAR,
     time_generated TIMESTAMPTZ
 );
+
+-- Rows that could not be used, with the reason: from the lake (null keys, rows outside their
+-- window) and from staging (Entities that is not JSON). Never silently dropped.
+CREATE TABLE IF NOT EXISTS quarantine (
+    tbl VARCHAR NOT NULL,
+    tenant VARCHAR NOT NULL,
+    day DATE NOT NULL,
+    reason VARCHAR NOT NULL,
+    row_json VARCHAR,
+    loaded_at TIMESTAMPTZ
+);
+
+-- One row per lake partition load taken into the warehouse: what the extract did (rows, query
+-- windows, splits, retries, duration, watermark) and which file. The latest row per partition is
+-- the warehouse's record of what it holds; a partition whose manifest differs is reloaded.
+CREATE TABLE IF NOT EXISTS load_log (
+    tbl VARCHAR NOT NULL,
+    tenant VARCHAR NOT NULL,
+    day DATE NOT NULL,
+    rows BIGINT,
+    quarantined BIGINT,
+    sha256 VARCHAR,
+    file VARCHAR,
+    written_at TIMESTAMPTZ,
+    loaded_at TIMESTAMPTZ,
+    source_kind VARCHAR,
+    query_windows INTEGER,
+    splits INTEGER,
+    retries INTEGER,
+    duration_s DOUBLE,
+    watermark TIMESTAMPTZ,
+    dropped_columns VARCHAR[]
+);

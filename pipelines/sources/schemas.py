@@ -182,6 +182,17 @@ FIREWALL_ACTION_TYPES = (
 )
 
 
+# Older SecurityAlert exports (the msticpy samples, legacy workspaces) use these names.
+LEGACY_ALIASES: dict[str, dict[str, str]] = {
+    "security_alert": {
+        "StartTime": "StartTimeUtc",
+        "EndTime": "EndTimeUtc",
+        "DisplayName": "AlertDisplayName",
+        "AlertSeverity": "Severity",
+    },
+}
+
+
 def empty_table(table: str) -> pa.Table:
     return RAW_TABLES[table].empty_table()
 
@@ -196,10 +207,18 @@ def conform(batch: pa.Table | pa.RecordBatch, table: str) -> tuple[pa.Table, lis
     schema = RAW_TABLES[table]
     tbl = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
     by_lower = {name.lower(): name for name in tbl.column_names}
-    extra = sorted(set(tbl.column_names) - {by_lower.get(f.name.lower()) for f in schema})
+    aliases = LEGACY_ALIASES.get(table, {})
+
+    def source_of(name: str) -> str | None:
+        found = by_lower.get(name.lower())
+        if found is None and name in aliases:
+            found = by_lower.get(aliases[name].lower())
+        return found
+
+    extra = sorted(set(tbl.column_names) - {source_of(f.name) for f in schema})
     columns = []
     for field in schema:
-        src = by_lower.get(field.name.lower())
+        src = source_of(field.name)
         if src is None:
             columns.append(pa.nulls(tbl.num_rows, type=field.type))
         else:

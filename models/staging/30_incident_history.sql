@@ -1,0 +1,68 @@
+-- Stage one lake partition of SecurityIncident into incident_history.
+-- Grain: one row per incident version, key (tenant, incident_number, last_modified_time).
+-- SecurityIncident appends a row on every create and update, so history is kept whole and the
+-- latest state is derived in 90_latest_state.sql. Classification is normalised case-insensitively
+-- (Sentinel PascalCase, Graph camelCase, informationalExpectedActivity = benign positive); the raw
+-- value stays in classification_raw. Input: view raw_input; variables tenant, day.
+
+DELETE FROM incident_history WHERE tenant = getvariable('tenant') AND day = getvariable('day');
+
+INSERT INTO incident_history
+WITH source AS (
+    SELECT
+        *,
+        regexp_replace(lower(coalesce("Classification", '')), '[^a-z]', '', 'g') AS class_token
+    FROM raw_input
+    QUALIFY row_number() OVER (
+        PARTITION BY "IncidentNumber", "LastModifiedTime" ORDER BY "TimeGenerated" DESC NULLS LAST
+    ) = 1
+)
+
+SELECT
+    getvariable('tenant') AS tenant,
+    getvariable('day') AS day,
+    "IncidentNumber" AS incident_number,
+    "IncidentName" AS incident_name,
+    "Title" AS title,
+    "Description" AS description,
+    "Severity" AS severity,
+    "Status" AS status,
+    CASE class_token
+        WHEN 'truepositive' THEN 'true_positive'
+        WHEN 'benignpositive' THEN 'benign_positive'
+        WHEN 'informationalexpectedactivity' THEN 'benign_positive'
+        WHEN 'falsepositive' THEN 'false_positive'
+        WHEN '' THEN NULL
+        ELSE 'undetermined'
+    END AS classification,
+    "Classification" AS classification_raw,
+    nullif("ClassificationReason", '') AS classification_reason,
+    nullif("ClassificationComment", '') AS classification_comment,
+    nullif("Determination", '') AS determination,
+    CASE
+        WHEN json_valid("Owner") THEN coalesce(
+            json_extract_string("Owner", '$.assignedTo'), json_extract_string("Owner", '$.email')
+        )
+        ELSE "Owner"
+    END AS owner,
+    "ModifiedBy" AS modified_by,
+    "CreatedTime" AS created_time,
+    "FirstModifiedTime" AS first_modified_time,
+    "LastModifiedTime" AS last_modified_time,
+    "ClosedTime" AS closed_time,
+    "FirstActivityTime" AS first_activity_time,
+    "LastActivityTime" AS last_activity_time,
+    CASE WHEN json_valid("AlertIds") THEN from_json("AlertIds", '["VARCHAR"]') ELSE [] END AS alert_ids,
+    CASE
+        WHEN json_valid("RelatedAnalyticRuleIds")
+            THEN list_transform(
+                from_json("RelatedAnalyticRuleIds", '["VARCHAR"]'), lambda x: lower(regexp_extract(trim(x), '[^/]+$'))
+            )
+        ELSE []
+    END AS related_analytic_rule_ids,
+    CASE WHEN json_valid("Labels") THEN "Labels"::JSON END AS labels,
+    "ProviderName" AS provider_name,
+    "ProviderIncidentId" AS provider_incident_id,
+    "IncidentUrl" AS incident_url,
+    "TimeGenerated" AS time_generated
+FROM source;

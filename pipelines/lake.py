@@ -1,0 +1,165 @@
+"""The raw Parquet lake: one directory per (table, tenant, day) partition, replaced atomically.
+
+A partition directory holds data files and `_manifest.json`. The manifest names the current data
+file and is the commit point: a new load writes a new uniquely named file, fsyncs it, then replaces
+the manifest with `os.replace`. Readers (the warehouse sync) read only the file the manifest names,
+so a crash mid-write leaves the previous partition in force and an orphan file that the next load
+removes. Extract steps never open the DuckDB file, so they can run in parallel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.sources.schemas import RAW_TABLES
+
+MANIFEST = "_manifest.json"
+
+
+def _root(lake_root: str) -> Path:
+    # A path today; a URL scheme (s3://, abfss://) would select an object-store writer here.
+    if lake_root.startswith("file://"):
+        return Path(lake_root[len("file://") :])
+    if "://" in lake_root:
+        raise ValueError(f"lake_root {lake_root!r}: only local paths and file:// URLs are supported")
+    return Path(lake_root)
+
+
+def partition_dir(lake_root: str, table: str, tenant: str, day: date, area: str = "raw") -> Path:
+    if table not in RAW_TABLES:
+        raise ValueError(f"unknown raw table {table!r}")
+    return _root(lake_root) / area / table / f"tenant={tenant}" / f"day={day.isoformat()}"
+
+
+@dataclass
+class Manifest:
+    table: str
+    tenant: str
+    day: str
+    file: str
+    rows: int
+    sha256: str
+    written_at: str
+    quarantined: int = 0
+    quarantine_file: str = ""
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def path(self) -> Path:
+        return Path(self.file)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_file(path: Path, schema: pa.Schema, tables: Iterable[pa.Table]) -> tuple[int, str]:
+    rows = 0
+    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+        for tbl in tables:
+            if tbl.num_rows:
+                writer.write_table(tbl)
+                rows += tbl.num_rows
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+        os.fsync(fh.fileno())
+    return rows, digest.hexdigest()
+
+
+def write_partition(
+    lake_root: str,
+    table: str,
+    tenant: str,
+    day: date,
+    tables: Iterable[pa.Table],
+    quarantine: list[pa.Table] | None = None,
+    stats: Callable[[], dict] | None = None,
+    before_commit: Callable[[int, int], None] | None = None,
+) -> Manifest:
+    """Replace one partition with the given Arrow tables (already conformed to the raw schema).
+
+    `quarantine` is read after `tables` is consumed, so a streaming producer can fill it as it goes.
+    `stats()` is called just before the commit, so it can report what the producer did.
+    `before_commit(rows, quarantined)` may raise to abandon the load: the previous partition stays.
+    """
+    directory = partition_dir(lake_root, table, tenant, day)
+    directory.mkdir(parents=True, exist_ok=True)
+    token = uuid.uuid4().hex[:12]
+    data_path = directory / f"part-{token}.parquet"
+    rows, sha = _write_file(data_path, RAW_TABLES[table], tables)
+    q_rows, q_file = 0, ""
+    bad = [q for q in (quarantine or []) if q.num_rows]
+    if bad:
+        q_path = directory / f"quarantine-{token}.parquet"
+        q_rows, _ = _write_file(q_path, bad[0].schema, bad)
+        q_file = str(q_path)
+    if before_commit is not None:
+        try:
+            before_commit(rows, q_rows)
+        except BaseException:
+            data_path.unlink(missing_ok=True)
+            if q_file:
+                Path(q_file).unlink(missing_ok=True)
+            raise
+    manifest = Manifest(
+        table=table,
+        tenant=tenant,
+        day=day.isoformat(),
+        file=str(data_path),
+        rows=rows,
+        sha256=sha,
+        written_at=datetime.now(UTC).isoformat(),
+        quarantined=q_rows,
+        quarantine_file=q_file,
+        stats=stats() if stats else {},
+    )
+    tmp = directory / f".{MANIFEST}.{token}"
+    tmp.write_text(json.dumps(asdict(manifest), default=str), encoding="utf-8")
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, directory / MANIFEST)
+    _fsync_dir(directory)
+    _remove_stale(directory, keep={data_path.name, Path(q_file).name if q_file else ""})
+    return manifest
+
+
+def _remove_stale(directory: Path, keep: set[str]) -> None:
+    for entry in directory.iterdir():
+        if entry.name == MANIFEST or entry.name in keep:
+            continue
+        if entry.suffix == ".parquet" or entry.name.startswith(f".{MANIFEST}."):
+            entry.unlink(missing_ok=True)
+
+
+def read_manifest(directory: Path) -> Manifest | None:
+    path = directory / MANIFEST
+    if not path.exists():
+        return None
+    return Manifest(**json.loads(path.read_text(encoding="utf-8")))
+
+
+def list_manifests(lake_root: str, table: str | None = None) -> list[Manifest]:
+    """Every committed partition of the lake (or of one table), in a stable order."""
+    base = _root(lake_root) / "raw"
+    tables = [table] if table else sorted(RAW_TABLES)
+    found = []
+    for tbl in tables:
+        for path in sorted((base / tbl).glob(f"tenant=*/day=*/{MANIFEST}")):
+            found.append(Manifest(**json.loads(path.read_text(encoding="utf-8"))))
+    return found

@@ -1,0 +1,98 @@
+"""Load raw lake partitions into the warehouse's staging tables.
+
+Each partition replaces its own rows (delete + insert inside the caller's transaction), so loading
+the same partition twice leaves the warehouse identical. SQL lives in models/staging/.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from models.runner import MODELS_DIR, run_sql_file, set_params
+from pipelines.warehouse.entities import flatten_entities
+
+STAGING = MODELS_DIR / "staging"
+STAGE_SQL = {
+    "device_events": STAGING / "10_device_events.sql",
+    "security_alert": STAGING / "20_alerts.sql",
+    "security_incident": STAGING / "30_incident_history.sql",
+}
+ENTITY_SCHEMA = pa.schema(
+    [
+        ("system_alert_id", pa.string()),
+        ("entity_ordinal", pa.int32()),
+        ("entity_type", pa.string()),
+        ("entity_key", pa.string()),
+        ("entity_value", pa.string()),
+        ("properties", pa.string()),
+    ]
+)
+
+
+def create_tables(con: duckdb.DuckDBPyConnection) -> None:
+    run_sql_file(con, STAGING / "00_tables.sql")
+
+
+def flatten_alert_entities(alerts: pa.Table) -> tuple[pa.Table, list[tuple[str, str]]]:
+    """Entities of every alert as rows; alerts whose Entities is not a JSON array are returned as bad."""
+    rows: dict[str, list] = {name: [] for name in ENTITY_SCHEMA.names}
+    bad: list[tuple[str, str]] = []
+    ids = alerts.column("SystemAlertId").to_pylist()
+    texts = alerts.column("Entities").to_pylist()
+    for alert_id, text in zip(ids, texts, strict=True):
+        try:
+            entities = list(flatten_entities(text))
+        except (ValueError, TypeError) as exc:
+            bad.append((alert_id, f"Entities is not valid entity JSON: {exc}"))
+            continue
+        for ent in entities:
+            rows["system_alert_id"].append(alert_id)
+            for key in ("entity_ordinal", "entity_type", "entity_key", "entity_value", "properties"):
+                rows[key].append(ent[key])
+    return pa.table(rows, schema=ENTITY_SCHEMA), bad
+
+
+def stage_raw(
+    con: duckdb.DuckDBPyConnection, table: str, tenant: str, day: date, raw: pa.Table | Path | str
+) -> list[dict]:
+    """Replace the staging rows of one (table, tenant, day) partition from a raw Arrow table or file.
+
+    Returns quarantine records (reason + raw row) for rows staging could not use; the rows
+    themselves still land wherever they are usable (an alert with broken Entities keeps its row).
+    """
+    if table not in STAGE_SQL:
+        raise ValueError(f"unknown raw table {table!r}")
+    if isinstance(raw, str | Path):
+        con.read_parquet(str(raw)).create_view("raw_input", replace=True)
+    else:
+        con.register("raw_input", raw)
+    quarantined: list[dict] = []
+    try:
+        if table == "security_alert":
+            alerts = raw if isinstance(raw, pa.Table) else pq.read_table(raw, columns=["SystemAlertId", "Entities"])
+            entities, bad = flatten_alert_entities(alerts)
+            con.register("raw_entities", entities)
+            quarantined = [
+                {"reason": reason, "row_json": json.dumps({"SystemAlertId": alert_id})} for alert_id, reason in bad
+            ]
+        set_params(con, {"tenant": tenant, "day": day})
+        run_sql_file(con, STAGE_SQL[table])
+    finally:
+        for view in ("raw_input", "raw_entities"):
+            try:
+                con.unregister(view)
+            except duckdb.Error:
+                pass
+            con.execute(f"DROP VIEW IF EXISTS {view}")
+    return quarantined
+
+
+def refresh_latest_state(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild alerts' latest versions, incidents and incident_alerts for changed tenants."""
+    run_sql_file(con, STAGING / "90_latest_state.sql")
