@@ -1,0 +1,43 @@
+"""Report assets: written from the published warehouse through a read-only connection."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines.dagster_defs.resources import HunthouseSettings
+from pipelines.dagster_defs.warehouse_assets import as_of
+from pipelines.reports.firewall import write_firewall_reports
+from pipelines.reports.owners import write_owner_reports
+from pipelines.warehouse.readonly import connect_readonly
+
+
+@dg.asset(
+    deps=["warehouse"],
+    group_name="reports",
+    kinds={"html"},
+    owners=["team:hunthouse"],
+    description="Per-tenant firewall hardening report (self-contained HTML) for the run's day.",
+)
+def firewall_report(context: dg.AssetExecutionContext, hunthouse: HunthouseSettings) -> dg.MaterializeResult:
+    settings = hunthouse.load()
+    with connect_readonly(settings.warehouse_path) as con:
+        paths = write_firewall_reports(con, settings, as_of(context))
+    return dg.MaterializeResult(
+        metadata={"reports": dg.MetadataValue.md("\n".join(f"- {p}" for p in paths)), "count": len(paths)}
+    )
+
+
+@dg.asset(
+    deps=["warehouse"],
+    group_name="reports",
+    kinds={"html", "csv"},
+    owners=["team:hunthouse"],
+    description="Per-owner analytic rule tuning reports (HTML, CSV, JSON, watchlist CSV) for the run's day.",
+)
+def owner_reports(context: dg.AssetExecutionContext, hunthouse: HunthouseSettings) -> dg.MaterializeResult:
+    settings = hunthouse.load()
+    with connect_readonly(settings.warehouse_path) as con:
+        paths = write_owner_reports(con, settings, as_of(context))
+    return dg.MaterializeResult(
+        metadata={"files": dg.MetadataValue.md("\n".join(f"- {p}" for p in paths)), "count": len(paths)}
+    )

@@ -1,0 +1,151 @@
+"""Warehouse assets: staging, firewall and tuning models, the atomic publish, and the reports.
+
+All of them work on this run's build file (`<home>/build/<root run id>.duckdb`) in pool
+"duckdb_writer"; nothing touches the published warehouse until `warehouse` renames the build file
+over it. Each body is thin: it calls pipelines.warehouse and the model groups, and records metadata.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import dagster as dg
+import duckdb
+
+from models.runner import ModelContext, table_counts
+from pipelines.dagster_defs.resources import HunthouseSettings
+from pipelines.plan import yesterday
+from pipelines.sources.schemas import RAW_TABLES
+from pipelines.warehouse import build
+
+AS_OF_TAG = "hunthouse/as_of"
+STAGING_TABLES = {
+    "device_events": "One row per firewall DeviceEvents event (tenant × device × time × ReportId × ActionType).",
+    "alerts": "Latest row per SecurityAlert, with the analytic rule id and name parsed from ExtendedProperties.",
+    "alert_entities": "One row per entity of an alert after $ref resolution, with a normalised entity key.",
+    "incident_history": "Every version of every SecurityIncident (one row per update).",
+    "incidents": "Latest state per incident, classification normalised to true/benign/false positive.",
+    "incident_alerts": "Incident → alert bridge of the latest incident state.",
+    "quarantine": "Rows that could not be used, with the reason.",
+    "load_log": "One row per lake partition load: rows, query windows, splits, retries, watermark.",
+}
+FIREWALL_TABLES = {
+    "fw_daily": "Daily rollup of blocked connections per device, direction, process, ports and remote class.",
+    "fw_baseline": "Trailing-window baseline per device and fleet: days seen, median, p95, MAD.",
+    "fw_findings": "Firewall hardening findings for the run's day, with drafts and hunting KQL.",
+}
+TUNING_TABLES = {
+    "alert_labels": "Each alert with the label of its latest incident.",
+    "rule_noise": "Per analytic rule: volume, label mix, shrunk benign rate with 90% interval, hours wasted, rank.",
+    "rule_top_entities": "Top ten entities per analytic rule with their share and label mix.",
+    "tuning_recommendations": "Recommended exclusions (single entities and pairs) with evidence and KQL.",
+    "tuning_backtest": "Recommendations fitted without the last N days, replayed on them.",
+}
+WRITER = {"pool": "duckdb_writer", "owners": ["team:hunthouse"]}
+
+
+def as_of(context: dg.AssetExecutionContext) -> date:
+    tag = context.run.tags.get(AS_OF_TAG)
+    return date.fromisoformat(tag) if tag else yesterday()
+
+
+def run_key(context: dg.AssetExecutionContext) -> str:
+    return context.run.root_run_id or context.run.run_id
+
+
+def _specs(tables: dict[str, str], group: str, deps: list[str], kinds: set[str]) -> list[dg.AssetSpec]:
+    return [
+        dg.AssetSpec(name, description=desc, group_name=group, deps=deps, kinds=kinds, owners=WRITER["owners"])
+        for name, desc in tables.items()
+    ]
+
+
+@dg.multi_asset(
+    specs=_specs(STAGING_TABLES, "staging", [f"raw_{t}" for t in RAW_TABLES], {"duckdb", "sql"}),
+    pool=WRITER["pool"],
+    description="Loads changed lake partitions into the staging tables of this run's build file.",
+)
+def staging(context: dg.AssetExecutionContext, hunthouse: HunthouseSettings):
+    settings = hunthouse.load()
+    path = build.build_path(settings, run_key(context))
+    build.discard_stale_builds(settings, keep=path)
+    build.open_build(settings, run_key(context))
+    with duckdb.connect(str(path)) as con:
+        changed = build.sync_lake(con, settings, progress=context.log.info)
+        counts = table_counts(con, list(STAGING_TABLES))
+    context.log.info(f"{len(changed)} lake partitions changed since the last publish")
+    for name in STAGING_TABLES:
+        yield dg.MaterializeResult(
+            asset_key=name, metadata={"dagster/row_count": counts[name], "changed_partitions": len(changed)}
+        )
+
+
+def _model_asset(group: str, tables: dict[str, str], deps: list[str], summary):
+    @dg.multi_asset(
+        name=f"{group}_models",
+        specs=_specs(tables, group, deps, {"duckdb", "sql"}),
+        pool=WRITER["pool"],
+        description=f"Builds the {group} models in this run's build file, incrementally where the model allows.",
+    )
+    def _models(context: dg.AssetExecutionContext, hunthouse: HunthouseSettings):
+        settings = hunthouse.load()
+        path = build.build_path(settings, run_key(context))
+        if not path.exists():
+            raise dg.Failure(f"build file {path.name} is missing: run the staging step of this run first")
+        with duckdb.connect(str(path)) as con:
+            ctx = ModelContext(settings=settings, as_of=as_of(context), changed=build.changed_since_publish(con, settings))
+            counts = build.build_models(con, ctx, groups=(group,))
+            extra = summary(con, ctx)
+        for name in tables:
+            meta = {"dagster/row_count": counts.get(name, 0)}
+            meta.update(extra.get(name, {}))
+            yield dg.MaterializeResult(asset_key=name, metadata=meta)
+
+    return _models
+
+
+def _firewall_summary(con, ctx: ModelContext) -> dict:
+    rows = con.execute(
+        "SELECT tenant, finding_type, severity, count(*) FROM fw_findings WHERE as_of = ? GROUP BY ALL ORDER BY ALL",
+        [ctx.as_of],
+    ).fetchall()
+    table = "| tenant | finding | severity | count |\n|---|---|---|---|\n" + "\n".join(
+        f"| {t} | {f} | {s} | {n} |" for t, f, s, n in rows
+    )
+    return {"fw_findings": {"findings": dg.MetadataValue.md(table)}}
+
+
+def _tuning_summary(con, ctx: ModelContext) -> dict:
+    rows = con.execute(
+        """SELECT tenant, rank, rule_name, alerts, round(benign_rate_mean, 2), round(benign_hours, 1)
+           FROM rule_noise ORDER BY tenant, rank LIMIT 40"""
+    ).fetchall()
+    table = "| tenant | rank | rule | alerts | benign rate | benign hours |\n|---|---|---|---|---|---|\n" + "\n".join(
+        "| " + " | ".join(str(v).replace("|", "/") for v in r) + " |" for r in rows
+    )
+    return {"rule_noise": {"noise_ranking": dg.MetadataValue.md(table)}}
+
+
+firewall_models = _model_asset("firewall", FIREWALL_TABLES, ["device_events"], _firewall_summary)
+tuning_models = _model_asset(
+    "tuning", TUNING_TABLES, ["alerts", "alert_entities", "incidents", "incident_alerts"], _tuning_summary
+)
+
+
+@dg.asset(
+    deps=list(FIREWALL_TABLES) + list(TUNING_TABLES) + list(STAGING_TABLES),
+    group_name="publish",
+    kinds={"duckdb"},
+    pool=WRITER["pool"],
+    owners=WRITER["owners"],
+    description="The published warehouse: this run's build file, checkpointed and atomically renamed over warehouse.duckdb.",
+)
+def warehouse(context: dg.AssetExecutionContext, hunthouse: HunthouseSettings) -> dg.MaterializeResult:
+    settings = hunthouse.load()
+    path = build.build_path(settings, run_key(context))
+    if not path.exists():
+        raise dg.Failure(f"build file {path.name} is missing: nothing to publish")
+    target = build.publish(settings, path, as_of(context))
+    return dg.MaterializeResult(
+        metadata={"path": dg.MetadataValue.path(str(target)), "bytes": target.stat().st_size, "as_of": str(as_of(context))}
+    )
