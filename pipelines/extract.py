@@ -46,7 +46,7 @@ def split_bad_rows(tbl: pa.Table, table: str, window: Window) -> tuple[pa.Table,
         values = tbl.column(col)
         is_bad = pc.is_null(values)
         if pa.types.is_string(values.type):
-            is_bad = pc.or_(is_bad, pc.equal(pc.utf8_trim_whitespace(values), ""))
+            is_bad = pc.fill_null(pc.or_kleene(is_bad, pc.equal(pc.utf8_trim_whitespace(values), "")), True)
         reasons = pc.if_else(pc.and_(pc.is_null(reasons), is_bad), f"missing key column {col}", reasons)
     wcol = tbl.column(WINDOW_COLUMN[table])
     outside = pc.or_(pc.less(wcol, pa.scalar(window.start, wcol.type)), pc.greater_equal(wcol, pa.scalar(window.end, wcol.type)))

@@ -1,0 +1,99 @@
+"""Configuration mistakes get one precise message; secrets are never read from the file."""
+
+import textwrap
+
+import pytest
+
+from pipelines import config
+
+BASE = """
+[hunthouse]
+home = "h"
+[[tenant]]
+name = "contoso"
+kind = "sample"
+"""
+
+
+def load(tmp_path, text: str) -> config.Settings:
+    path = tmp_path / "hunthouse.toml"
+    path.write_text(textwrap.dedent(text))
+    return config.load(path)
+
+
+def test_example_config_is_valid():
+    settings = config.load(config.EXAMPLE_CONFIG)
+    assert [t.name for t in settings.tenants] == ["contoso", "fabrikam"]
+    assert settings.owner_of("x", "Multiple failed logons for one account") == "identity-team"
+    assert settings.owner_of("x", "Something else") == "secops"
+
+
+def test_home_is_relative_to_the_config_file(tmp_path):
+    assert load(tmp_path, BASE).home == (tmp_path / "h").resolve()
+
+
+@pytest.mark.parametrize(
+    "snippet, message",
+    [
+        ('[[tenant]]\nname = "Bad Name|x"\nkind = "sample"', "must be 1-63 lower-case"),
+        ('[[tenant]]\nname = "x"\nkind = "splunk"', "kind must be one of"),
+        ('[[tenant]]\nname = "contoso"\nkind = "sample"', "configured twice"),
+        ('[[tenant]]\nname = "s"\nkind = "sentinel"\ntenant_id = "nope"', "'tenant_id' must be a GUID"),
+        ('[bogus]\nx = 1', "unknown section [bogus]"),
+    ],
+)
+def test_mistakes_are_named_precisely(tmp_path, snippet, message):
+    with pytest.raises(config.ConfigError, match=message.replace("[", r"\[").replace("|", r"\|")):
+        load(tmp_path, BASE + snippet)
+
+
+GUID = "00000000-0000-0000-0000-000000000001"
+
+
+def test_secret_must_be_an_env_var_name_not_a_value(tmp_path):
+    snippet = f"""
+[[tenant]]
+name = "s"
+kind = "sentinel"
+tenant_id = "{GUID}"
+client_id = "{GUID}"
+workspace_id = "{GUID}"
+client_secret_env = "abc~123.secret-value"
+"""
+    with pytest.raises(config.ConfigError, match="environment variable name, not the secret"):
+        load(tmp_path, BASE + snippet)
+
+
+def test_missing_secret_env_var_is_one_clear_line(tmp_path, monkeypatch):
+    snippet = f"""
+[[tenant]]
+name = "s"
+kind = "defender"
+tenant_id = "{GUID}"
+client_id = "{GUID}"
+client_secret_env = "HUNTHOUSE_TEST_SECRET"
+"""
+    monkeypatch.delenv("HUNTHOUSE_TEST_SECRET", raising=False)
+    tenant = load(tmp_path, BASE + snippet).tenant("s")
+    with pytest.raises(config.ConfigError, match="HUNTHOUSE_TEST_SECRET is not set"):
+        tenant.client_secret()
+
+
+def test_unknown_tenant_lists_the_configured_ones(tmp_path):
+    with pytest.raises(config.ConfigError, match=r"unknown tenant 'nope' \(configured: contoso\)"):
+        load(tmp_path, BASE).tenant("nope")
+
+
+def test_endpoints_must_be_https(tmp_path):
+    snippet = f"""
+[[tenant]]
+name = "s"
+kind = "sentinel"
+tenant_id = "{GUID}"
+client_id = "{GUID}"
+workspace_id = "{GUID}"
+client_secret_env = "X"
+log_analytics_endpoint = "http://evil.example"
+"""
+    with pytest.raises(config.ConfigError, match="must be an https URL"):
+        load(tmp_path, BASE + snippet)
