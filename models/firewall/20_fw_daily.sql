@@ -1,0 +1,63 @@
+-- fw_daily: one row per tenant × day × device × direction × action_type × process (normalised path)
+-- × local_port × remote_port × protocol × remote_class. Why: every baseline, finding and report
+-- chart reads this compact rollup instead of raw events; counts stay traceable to device_events
+-- through the sample (timestamp, device_id, report_id).
+-- INCREMENTAL: only (tenant, day) pairs listed in changed_partitions for device_events are deleted
+-- and rebuilt, so a nightly run costs the changed days, not the history.
+CREATE TABLE IF NOT EXISTS fw_daily (
+    tenant VARCHAR NOT NULL,
+    day DATE NOT NULL,
+    device_id VARCHAR,
+    device_name VARCHAR,
+    direction VARCHAR NOT NULL,
+    action_type VARCHAR NOT NULL,
+    process VARCHAR NOT NULL,
+    process_name VARCHAR NOT NULL,
+    local_port INTEGER,
+    remote_port INTEGER,
+    protocol VARCHAR NOT NULL,
+    remote_class VARCHAR NOT NULL,
+    service_port INTEGER,
+    service VARCHAR,
+    profile VARCHAR,
+    events BIGINT NOT NULL,
+    remote_ips BIGINT NOT NULL,
+    first_seen TIMESTAMPTZ,
+    last_seen TIMESTAMPTZ,
+    sample_timestamp TIMESTAMPTZ,
+    sample_device_id VARCHAR,
+    sample_report_id BIGINT
+);
+
+DELETE FROM fw_daily
+WHERE EXISTS (
+    SELECT 1 FROM changed_partitions c
+    WHERE c.tbl = 'device_events' AND c.tenant = fw_daily.tenant AND c.day = fw_daily.day
+);
+
+INSERT INTO fw_daily
+WITH changed AS (
+    SELECT DISTINCT tenant, day FROM changed_partitions WHERE tbl = 'device_events'
+),
+grouped AS (
+    SELECT
+        e.tenant, e.day, e.device_id, e.direction, e.action_type, e.process, e.process_name,
+        e.local_port, e.remote_port, e.protocol, e.remote_class, e.service_port,
+        arg_max(e.device_name, e.timestamp) AS device_name,
+        max(e.profile) AS profile,
+        count(*) AS events,
+        count(DISTINCT nullif(e.remote_ip, '')) AS remote_ips,
+        min(e.timestamp) AS first_seen,
+        max(e.timestamp) AS last_seen,
+        -- first event by (timestamp, report_id): deterministic pivot back to Advanced Hunting
+        min(struct_pack(ts := e.timestamp, dev := e.device_id, rid := e.report_id)) AS sample
+    FROM fw_events e
+    JOIN changed c ON c.tenant = e.tenant AND c.day = e.day
+    GROUP BY ALL
+)
+SELECT
+    g.tenant, g.day, g.device_id, g.device_name, g.direction, g.action_type, g.process, g.process_name,
+    g.local_port, g.remote_port, g.protocol, g.remote_class, g.service_port, s.service, g.profile,
+    g.events, g.remote_ips, g.first_seen, g.last_seen, g.sample.ts, g.sample.dev, g.sample.rid
+FROM grouped g
+LEFT JOIN fw_port_services s ON s.port = g.service_port;

@@ -1,0 +1,49 @@
+-- fw_remote_daily: one row per tenant × day × direction × remote address (non-empty) × remote_class.
+-- Why: "one address hitting many devices" needs distinct devices per address, which fw_daily
+-- aggregates away. INCREMENTAL on changed_partitions exactly like fw_daily.
+CREATE TABLE IF NOT EXISTS fw_remote_daily (
+    tenant VARCHAR NOT NULL,
+    day DATE NOT NULL,
+    direction VARCHAR NOT NULL,
+    remote_ip VARCHAR NOT NULL,
+    remote_class VARCHAR NOT NULL,
+    events BIGINT NOT NULL,
+    devices BIGINT NOT NULL,
+    local_ports BIGINT NOT NULL,
+    top_local_port INTEGER,
+    first_seen TIMESTAMPTZ,
+    last_seen TIMESTAMPTZ,
+    sample_timestamp TIMESTAMPTZ,
+    sample_device_id VARCHAR,
+    sample_report_id BIGINT
+);
+
+DELETE FROM fw_remote_daily
+WHERE EXISTS (
+    SELECT 1 FROM changed_partitions c
+    WHERE c.tbl = 'device_events' AND c.tenant = fw_remote_daily.tenant AND c.day = fw_remote_daily.day
+);
+
+INSERT INTO fw_remote_daily
+WITH changed AS (
+    SELECT DISTINCT tenant, day FROM changed_partitions WHERE tbl = 'device_events'
+),
+grouped AS (
+    SELECT
+        e.tenant, e.day, e.direction, e.remote_ip, e.remote_class,
+        count(*) AS events,
+        count(DISTINCT e.device_id) AS devices,
+        count(DISTINCT e.local_port) AS local_ports,
+        mode(e.local_port) AS top_local_port,
+        min(e.timestamp) AS first_seen,
+        max(e.timestamp) AS last_seen,
+        min(struct_pack(ts := e.timestamp, dev := e.device_id, rid := e.report_id)) AS sample
+    FROM fw_events e
+    JOIN changed c ON c.tenant = e.tenant AND c.day = e.day
+    WHERE e.remote_ip <> ''
+    GROUP BY ALL
+)
+SELECT
+    tenant, day, direction, remote_ip, remote_class, events, devices, local_ports, top_local_port,
+    first_seen, last_seen, sample.ts, sample.dev, sample.rid
+FROM grouped;

@@ -1,0 +1,83 @@
+-- new_pattern candidates: one per tenant × direction × process × service port (local port inbound,
+-- remote port outbound) seen in the recent window and never in the baseline_days before it.
+-- Why: "what changed" is the question the Defender report cannot answer.
+-- Guards: the tenant needs ≥ 7 reporting days before the recent window (else everything is new);
+-- ephemeral service ports (≥ 49152) are ignored (replies and dynamic RPC, not services);
+-- at least new_min_events events.
+INSERT INTO fw_candidates BY NAME
+WITH bounds AS (
+    SELECT
+        getvariable('as_of') - (getvariable('recent_days') - 1) AS recent_start,
+        getvariable('as_of') - (getvariable('recent_days') - 1) - getvariable('baseline_days') AS before_start
+),
+before AS (
+    SELECT d.*
+    FROM fw_daily d, bounds b
+    WHERE list_contains(getvariable('tenants'), d.tenant)
+      AND d.day >= b.before_start AND d.day < b.recent_start
+),
+history AS (
+    SELECT tenant FROM before GROUP BY tenant HAVING count(DISTINCT day) >= 7
+),
+recent AS (
+    SELECT d.*
+    FROM fw_daily d, bounds b
+    WHERE list_contains(getvariable('tenants'), d.tenant)
+      AND d.day BETWEEN b.recent_start AND getvariable('as_of')
+      AND d.direction IN ('inbound', 'outbound')
+      AND (d.service_port IS NULL OR d.service_port < 49152)
+),
+new_keys AS (
+    SELECT
+        r.tenant, r.direction, r.process, r.service_port,
+        max(r.process_name) AS process_name,
+        CASE WHEN count(DISTINCT r.remote_class) = 1 THEN min(r.remote_class) ELSE 'mixed' END AS remote_class,
+        bool_or(r.remote_class = 'public') AS any_public,
+        list(DISTINCT r.action_type ORDER BY r.action_type) AS action_types,
+        sum(r.events) AS events,
+        count(DISTINCT r.device_id) AS devices,
+        min(r.device_id) AS one_device_id,
+        arg_min(r.device_name, r.device_id) AS one_device_name,
+        min(r.first_seen) AS first_seen,
+        max(r.last_seen) AS last_seen,
+        max(r.service) AS service
+    FROM recent r
+    JOIN history h USING (tenant)
+    WHERE NOT EXISTS (
+        SELECT 1 FROM before p
+        WHERE p.tenant = r.tenant AND p.direction = r.direction AND p.process = r.process
+          AND p.service_port IS NOT DISTINCT FROM r.service_port
+    )
+    GROUP BY r.tenant, r.direction, r.process, r.service_port
+),
+with_ips AS (
+    SELECT
+        k.*,
+        (SELECT count(DISTINCT nullif(f.remote_ip, '')) FROM fw_recent f
+         WHERE f.tenant = k.tenant AND f.direction = k.direction AND f.process = k.process
+           AND f.service_port IS NOT DISTINCT FROM k.service_port) AS remote_ips
+    FROM new_keys k
+    WHERE k.events >= getvariable('new_min_events')
+)
+SELECT
+    tenant,
+    'new_pattern' AS finding_type,
+    CASE WHEN any_public THEN 'medium' ELSE 'low' END AS severity,
+    CASE WHEN devices = 1 THEN 'device' ELSE 'fleet' END AS scope,
+    CASE WHEN devices = 1 THEN one_device_id END AS device_id,
+    CASE WHEN devices = 1 THEN one_device_name END AS device_name,
+    direction, action_types, process, process_name,
+    CASE WHEN direction = 'inbound' THEN service_port END AS local_port,
+    CASE WHEN direction = 'outbound' THEN service_port END AS remote_port,
+    remote_class, events, devices, remote_ips, first_seen, last_seen,
+    CAST(first_seen AS DATE) AS evidence_from,
+    getvariable('as_of') AS evidence_to,
+    printf('New %s pattern: %s %s port %s (%s) first blocked %s on %d device(s), %d events; not seen in the '
+        || '%d days before.', direction, coalesce(nullif(process, ''), '(unknown program)'),
+        CASE WHEN direction = 'inbound' THEN 'on local' ELSE 'to remote' END,
+        coalesce(service_port::VARCHAR, 'none'), coalesce(service, 'unnamed'),
+        strftime(first_seen, '%Y-%m-%d'), devices, events, getvariable('baseline_days')) AS explanation,
+    'Find out what changed (new software, update, configuration or intrusion) and who owns the program; '
+        || 'then either allow it explicitly on trusted profiles or leave it blocked and remove the cause.'
+        AS suggested_action
+FROM with_ips;

@@ -1,0 +1,54 @@
+-- remote_scanner candidates: one per tenant × remote address × day of the recent window on which
+-- the address was blocked inbound on ≥ scanner_min_devices devices. Why: one source touching many
+-- devices is a sweep (external, or a compromised internal host moving laterally).
+-- Excluded: multicast/broadcast/unspecified/loopback/invalid sources, and addresses that already
+-- reached scanner_min_devices on some day in the baseline_days before the recent window (steady
+-- chatter such as a NetBIOS/LLMNR-broadcasting server, not a change).
+INSERT INTO fw_candidates BY NAME
+WITH bounds AS (
+    SELECT
+        getvariable('as_of') - (getvariable('recent_days') - 1) AS recent_start,
+        getvariable('as_of') - (getvariable('recent_days') - 1) - getvariable('baseline_days') AS before_start
+),
+hits AS (
+    SELECT r.*
+    FROM fw_remote_daily r, bounds b
+    WHERE list_contains(getvariable('tenants'), r.tenant)
+      AND r.day BETWEEN b.recent_start AND getvariable('as_of')
+      AND r.direction = 'inbound'
+      AND r.remote_class IN ('public', 'private', 'link-local', 'reserved')
+      AND r.devices >= getvariable('scanner_min_devices')
+),
+steady AS (
+    SELECT DISTINCT r.tenant, r.remote_ip
+    FROM fw_remote_daily r, bounds b
+    WHERE list_contains(getvariable('tenants'), r.tenant)
+      AND r.day >= b.before_start AND r.day < b.recent_start
+      AND r.direction = 'inbound'
+      AND r.devices >= getvariable('scanner_min_devices')
+)
+SELECT
+    h.tenant,
+    'remote_scanner' AS finding_type,
+    CASE WHEN h.remote_class = 'public' THEN 'high' ELSE 'medium' END AS severity,
+    'fleet' AS scope,
+    'inbound' AS direction,
+    ['FirewallInboundConnectionBlocked', 'FirewallInboundConnectionToAppBlocked'] AS action_types,
+    h.top_local_port AS local_port,
+    h.remote_class, h.remote_ip, h.day AS key_day,
+    h.events, h.devices, 1 AS remote_ips, h.first_seen, h.last_seen,
+    h.day AS evidence_from, h.day AS evidence_to,
+    printf('%s address %s was blocked inbound on %d devices on %s (%d events, %d distinct local ports, '
+        || 'most often %s).', h.remote_class, h.remote_ip, h.devices, strftime(h.day, '%Y-%m-%d'), h.events,
+        h.local_ports, coalesce(h.top_local_port::VARCHAR, 'none')) AS explanation,
+    CASE WHEN h.remote_class = 'public'
+        THEN 'Block the address at the perimeter and check whether any device accepted a connection from it '
+            || '(DeviceNetworkEvents InboundConnectionAccepted).'
+        ELSE 'An internal host is sweeping the network: identify it, check it for compromise or an '
+            || 'unsanctioned scanner, and block it if it has no business reaching these devices.'
+    END AS suggested_action,
+    'New-NetFirewallRule -DisplayName ' || ps_str('Hunthouse: block scanner ' || h.remote_ip)
+        || ' -Direction Inbound -RemoteAddress ' || ps_str(h.remote_ip) || ' -Action Block -Profile Any'
+        AS powershell
+FROM hits h
+ANTI JOIN steady s ON s.tenant = h.tenant AND s.remote_ip = h.remote_ip;

@@ -1,0 +1,81 @@
+-- outbound_blocked_app candidates: one per tenant × program blocked outbound to public addresses at
+-- least outbound_min_events times in the recent window, at a daily rate ≥ outbound_min_ratio × its
+-- rate in the baseline_days before (0 before counts as new). Why: a program that keeps trying to
+-- reach the Internet and is denied is either misconfigured or beaconing; steady, known denials
+-- (the baseline) are not news.
+INSERT INTO fw_candidates BY NAME
+WITH bounds AS (
+    SELECT
+        getvariable('as_of') - (getvariable('recent_days') - 1) AS recent_start,
+        getvariable('as_of') - (getvariable('recent_days') - 1) - getvariable('baseline_days') AS before_start
+),
+outbound AS (
+    SELECT d.*, d.day >= b.recent_start AS is_recent
+    FROM fw_daily d, bounds b
+    WHERE list_contains(getvariable('tenants'), d.tenant)
+      AND d.day BETWEEN b.before_start AND getvariable('as_of')
+      AND d.direction = 'outbound'
+),
+reporting AS (
+    SELECT tenant,
+           greatest(count(DISTINCT day) FILTER (WHERE is_recent), 1) AS recent_days_seen,
+           greatest(count(DISTINCT day) FILTER (WHERE NOT is_recent), 1) AS before_days_seen
+    FROM outbound GROUP BY tenant
+),
+per_app AS (
+    SELECT
+        o.tenant, o.process,
+        max(o.process_name) AS process_name,
+        sum(o.events) FILTER (WHERE o.is_recent) AS events,
+        coalesce(sum(o.events) FILTER (WHERE NOT o.is_recent), 0) AS events_before,
+        count(DISTINCT o.device_id) FILTER (WHERE o.is_recent) AS devices,
+        min(o.device_id) FILTER (WHERE o.is_recent) AS one_device_id,
+        arg_min(o.device_name, o.device_id) FILTER (WHERE o.is_recent) AS one_device_name,
+        count(DISTINCT o.day) FILTER (WHERE o.is_recent) AS days,
+        mode(o.remote_port) FILTER (WHERE o.is_recent) AS top_remote_port,
+        min(o.first_seen) FILTER (WHERE o.is_recent) AS first_seen,
+        max(o.last_seen) FILTER (WHERE o.is_recent) AS last_seen
+    FROM outbound o
+    WHERE o.remote_class = 'public'
+    GROUP BY o.tenant, o.process
+),
+scored AS (
+    SELECT a.*, r.recent_days_seen, r.before_days_seen,
+           a.events / r.recent_days_seen AS rate, a.events_before / r.before_days_seen AS rate_before
+    FROM per_app a JOIN reporting r USING (tenant)
+    WHERE a.events >= getvariable('outbound_min_events')
+)
+SELECT
+    s.tenant,
+    'outbound_blocked_app' AS finding_type,
+    'medium' AS severity,
+    CASE WHEN s.devices = 1 THEN 'device' ELSE 'fleet' END AS scope,
+    CASE WHEN s.devices = 1 THEN s.one_device_id END AS device_id,
+    CASE WHEN s.devices = 1 THEN s.one_device_name END AS device_name,
+    'outbound' AS direction,
+    ['FirewallOutboundConnectionBlocked'] AS action_types,
+    s.process, s.process_name,
+    'public' AS remote_class,
+    s.events, s.devices,
+    (SELECT count(DISTINCT f.remote_ip) FROM fw_recent f
+     WHERE f.tenant = s.tenant AND f.process = s.process AND f.direction = 'outbound'
+       AND f.remote_class = 'public') AS remote_ips,
+    s.first_seen, s.last_seen,
+    getvariable('as_of') - (getvariable('recent_days') - 1) AS evidence_from,
+    getvariable('as_of') AS evidence_to,
+    printf('%s was blocked %d times on %d day(s) reaching public addresses from %d device(s) (most often '
+        || 'remote port %s); %.1f a day now against %.1f a day in the %d days before.',
+        coalesce(nullif(s.process, ''), '(unknown program)'), s.events, s.days, s.devices,
+        coalesce(s.top_remote_port::VARCHAR, 'none'), s.rate, s.rate_before, getvariable('baseline_days'))
+        AS explanation,
+    'Identify the program and its owner. Legitimate but misconfigured: allow only its real destinations. '
+        || 'Unknown or periodic (beaconing): investigate the device; keep it blocked with an explicit rule.'
+        AS suggested_action,
+    CASE WHEN coalesce(s.process, '') <> '' THEN
+        'New-NetFirewallRule -DisplayName '
+            || ps_str('Hunthouse: block outbound ' || coalesce(nullif(s.process_name, ''), s.process) || ' to Internet')
+            || ' -Direction Outbound -Program ' || ps_str(fw_rule_program(s.process))
+            || ' -RemoteAddress Internet -Action Block -Profile Any'
+    END AS powershell
+FROM scored s
+WHERE s.rate >= getvariable('outbound_min_ratio') * s.rate_before;

@@ -1,0 +1,25 @@
+-- firewall_service_stopped candidates: one per tenant × device with any FirewallServiceStopped event
+-- in the recent window. Why: with the service stopped the device has no host firewall at all.
+INSERT INTO fw_candidates BY NAME
+SELECT
+    tenant,
+    'firewall_service_stopped' AS finding_type,
+    'high' AS severity,
+    'device' AS scope,
+    device_id,
+    arg_max(device_name, timestamp) AS device_name,
+    'none' AS direction,
+    ['FirewallServiceStopped'] AS action_types,
+    count(*) AS events, 1 AS devices, 0 AS remote_ips,
+    min(timestamp) AS first_seen, max(timestamp) AS last_seen,
+    min(day) AS evidence_from, max(day) AS evidence_to,
+    printf('The Windows Firewall service stopped %d time(s) on %s between %s and %s.', count(*),
+        coalesce(arg_max(device_name, timestamp), device_id), strftime(min(timestamp), '%Y-%m-%d %H:%M'),
+        strftime(max(timestamp), '%Y-%m-%d %H:%M')) AS explanation,
+    'Find who or what stopped the service (DeviceProcessEvents around the time: sc/net stop, Set-Service, '
+        || 'tampering tools), restart it, and enforce it by policy (Intune/GPO, tamper protection).'
+        AS suggested_action,
+    'Set-Service -Name mpssvc -StartupType Automatic; Start-Service -Name mpssvc' AS powershell
+FROM fw_recent
+WHERE action_type = 'FirewallServiceStopped'
+GROUP BY tenant, device_id;

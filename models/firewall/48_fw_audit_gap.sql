@@ -1,0 +1,49 @@
+-- audit_gap candidates: one per tenant × device that reported firewall events on ≥ 2 days earlier in
+-- the baseline window but none in the recent window, while other devices of the tenant did.
+-- Why: the firewall report is only as complete as the Filtering Platform failure auditing behind it;
+-- a silent device has usually lost its audit policy, not become quiet.
+INSERT INTO fw_candidates BY NAME
+WITH bounds AS (
+    SELECT
+        getvariable('as_of') - (getvariable('recent_days') - 1) AS recent_start,
+        getvariable('as_of') - getvariable('baseline_days') AS window_start
+),
+earlier AS (
+    SELECT d.tenant, d.device_id,
+           arg_max(d.device_name, d.last_seen) AS device_name,
+           count(DISTINCT d.day) AS days,
+           sum(d.events) AS events,
+           min(d.first_seen) AS first_seen,
+           max(d.last_seen) AS last_seen,
+           max(d.day) AS last_day
+    FROM fw_daily d, bounds b
+    WHERE list_contains(getvariable('tenants'), d.tenant)
+      AND d.day >= b.window_start AND d.day < b.recent_start
+    GROUP BY d.tenant, d.device_id
+    HAVING count(DISTINCT d.day) >= 2
+)
+SELECT
+    e.tenant,
+    'audit_gap' AS finding_type,
+    'medium' AS severity,
+    'device' AS scope,
+    e.device_id, e.device_name,
+    ['FirewallInboundConnectionBlocked', 'FirewallOutboundConnectionBlocked',
+     'FirewallInboundConnectionToAppBlocked'] AS action_types,
+    e.events, 1 AS devices, e.first_seen, e.last_seen,
+    (SELECT window_start FROM bounds) AS evidence_from,
+    getvariable('as_of') AS evidence_to,
+    printf('%s reported %d firewall events on %d days up to %s, then nothing for the last %d days while '
+        || '%d other devices kept reporting.', coalesce(e.device_name, e.device_id), e.events, e.days,
+        strftime(e.last_day, '%Y-%m-%d'), getvariable('recent_days'), p.devices) AS explanation,
+    'Filtering Platform failure auditing is probably off. On the device (or by GPO/Intune) run: '
+        || 'auditpol /set /subcategory:"Filtering Platform Packet Drop" /failure:enable and '
+        || 'auditpol /set /subcategory:"Filtering Platform Connection" /failure:enable; check the device is '
+        || 'still onboarded and online.' AS suggested_action,
+    'auditpol /set /subcategory:"Filtering Platform Packet Drop" /failure:enable' || chr(10)
+        || 'auditpol /set /subcategory:"Filtering Platform Connection" /failure:enable' AS powershell
+FROM earlier e
+JOIN fw_reporting p ON p.tenant = e.tenant AND p.devices > 0
+WHERE NOT EXISTS (
+    SELECT 1 FROM fw_recent r WHERE r.tenant = e.tenant AND r.device_id = e.device_id
+);
