@@ -1,0 +1,62 @@
+-- alert_labels: one row per (tenant, alert) raised before the fit cut-off, with the label its
+-- incident carried as of that cut-off.
+-- Grain: (tenant, system_alert_id). Every tuning model counts alerts by label, so the label is
+-- decided once, here. Parametrised by getvariable('fit_end_day') (exclusive, a UTC day): the live
+-- build passes as_of + 1, the backtest passes the start of its held-out window, so a backtest never
+-- sees alerts or classifications from the days it is scored on.
+-- Label: the incident's classification in its last version modified before the cut-off
+-- (true_positive | benign_positive | false_positive); open or undetermined incidents, and alerts
+-- with no incident, are unlabelled (label NULL). Membership comes from the latest alert bridge
+-- (incident_alerts); an alert in several incidents (merges) takes the most recently modified one.
+-- Alerts without an analytic rule id are kept: their true positives still guard exclusions.
+CREATE OR REPLACE TABLE alert_labels AS
+WITH incident_versions AS (
+    SELECT tenant, incident_number, day, last_modified_time, classification, created_time, closed_time
+    FROM incident_history
+    UNION ALL
+    -- incidents is the latest history row; included so a pruned history still labels its alerts
+    SELECT tenant, incident_number, day, last_modified_time, classification, created_time, closed_time
+    FROM incidents
+),
+incident_as_of AS (
+    SELECT *
+    FROM incident_versions
+    WHERE day < getvariable('fit_end_day')
+    QUALIFY row_number() OVER (
+        PARTITION BY tenant, incident_number ORDER BY last_modified_time DESC NULLS LAST
+    ) = 1
+),
+alert_incident AS (
+    SELECT ia.tenant, ia.system_alert_id, i.incident_number, i.classification, i.created_time, i.closed_time
+    FROM incident_alerts AS ia
+    JOIN incident_as_of AS i USING (tenant, incident_number)
+    QUALIFY row_number() OVER (
+        PARTITION BY ia.tenant, ia.system_alert_id
+        ORDER BY i.last_modified_time DESC NULLS LAST, i.incident_number DESC
+    ) = 1
+),
+labelled AS (
+    SELECT
+        a.tenant,
+        a.system_alert_id,
+        a.day,
+        a.time_generated,
+        a.rule_id,
+        coalesce(a.rule_name, a.alert_name) AS rule_name,
+        ai.incident_number,
+        ai.created_time AS incident_created_time,
+        ai.closed_time AS incident_closed_time,
+        CASE
+            WHEN ai.classification IN ('true_positive', 'benign_positive', 'false_positive')
+                THEN ai.classification
+        END AS label
+    FROM alerts AS a
+    LEFT JOIN alert_incident AS ai USING (tenant, system_alert_id)
+    WHERE a.day < getvariable('fit_end_day')
+)
+SELECT
+    *,
+    label IS NOT NULL AS is_labelled,
+    coalesce(label IN ('benign_positive', 'false_positive'), false) AS is_benign,
+    coalesce(label = 'true_positive', false) AS is_true_positive
+FROM labelled;

@@ -1,0 +1,12 @@
+-- tuning_rule_label_counts: labelled and benign alert counts per analytic rule.
+-- Grain: (tenant, rule_id). The input of the empirical-Bayes prior fit (models/tuning/prior.py),
+-- which needs one (benign, labelled) pair per rule; fit on the same cut-off as alert_labels.
+CREATE OR REPLACE TABLE tuning_rule_label_counts AS
+SELECT
+    tenant,
+    rule_id,
+    count(*) FILTER (WHERE is_labelled) AS labelled_alerts,
+    count(*) FILTER (WHERE is_benign) AS benign_alerts
+FROM alert_labels
+WHERE rule_id IS NOT NULL
+GROUP BY tenant, rule_id;

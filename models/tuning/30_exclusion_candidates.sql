@@ -1,0 +1,140 @@
+-- tuning_exclusion_candidates: every single entity and every pair of entities (two distinct
+-- entity types in the same alert) that carries enough labelled alerts of a rule to be judged,
+-- with its evidence, its visibility guard and the verdict.
+-- Grain: (tenant, rule_id, exclusion_kind, entity_type_1, entity_key_1, entity_type_2, entity_key_2);
+-- the pair parts are ordered by entity type, and are NULL for a single.
+-- Why: this is the fit shared by the live recommendations and the backtest; it reads only
+-- alert_labels, which getvariable('fit_end_day') already cut, so the same SQL serves both.
+-- Confidence: the lower end of the 90% equal-tailed interval (5% quantile) of the posterior of
+-- "an alert carrying it is benign", Beta(1 + benign, 1 + true positives of this rule), i.e. a
+-- uniform prior. Deliberately not the tenant's fitted prior: an exclusion hides future alerts, so
+-- its own evidence must carry it; a noisy rule's reputation must not vouch for an entity.
+-- Guard: no true-positive alert of the tenant, of any rule or none, carries the entity (or both
+-- entities of the pair) before the cut-off.
+-- A pair is recommended only when neither of its entities is recommended alone for the rule:
+-- that is the "narrower exclusion" for an entity that fails the guard on its own.
+CREATE OR REPLACE TABLE tuning_exclusion_candidates AS
+WITH alert_entity AS (
+    -- an alert can list the same entity twice (e.g. once inline, once by $ref)
+    SELECT
+        l.tenant, l.system_alert_id, l.rule_id, l.is_labelled, l.is_benign, l.is_true_positive,
+        e.entity_type, e.entity_key, min(e.entity_value) AS entity_value
+    FROM alert_labels AS l
+    JOIN alert_entities AS e USING (tenant, system_alert_id)
+    WHERE e.entity_key IS NOT NULL AND e.entity_key <> ''
+    GROUP BY ALL
+),
+rule_alert_entity AS (
+    SELECT * FROM alert_entity WHERE rule_id IS NOT NULL
+),
+single_counts AS (
+    SELECT
+        tenant, rule_id, entity_type, entity_key,
+        mode(entity_value) AS entity_value,
+        count(*) AS alerts,
+        count(*) FILTER (WHERE is_labelled) AS labelled_alerts,
+        count(*) FILTER (WHERE is_benign) AS benign_alerts,
+        count(*) FILTER (WHERE is_true_positive) AS rule_true_positive_alerts
+    FROM rule_alert_entity
+    GROUP BY tenant, rule_id, entity_type, entity_key
+),
+-- a pair never has more labelled alerts than either entity, so only judgeable entities pair up
+pairable AS (
+    SELECT r.*
+    FROM rule_alert_entity AS r
+    SEMI JOIN single_counts AS s
+        ON s.tenant = r.tenant AND s.rule_id = r.rule_id
+        AND s.entity_type = r.entity_type AND s.entity_key = r.entity_key
+        AND s.labelled_alerts >= getvariable('min_labelled_alerts')
+),
+pair_counts AS (
+    SELECT
+        a.tenant, a.rule_id,
+        a.entity_type AS entity_type_1, a.entity_key AS entity_key_1, mode(a.entity_value) AS entity_value_1,
+        b.entity_type AS entity_type_2, b.entity_key AS entity_key_2, mode(b.entity_value) AS entity_value_2,
+        count(*) AS alerts,
+        count(*) FILTER (WHERE a.is_labelled) AS labelled_alerts,
+        count(*) FILTER (WHERE a.is_benign) AS benign_alerts,
+        count(*) FILTER (WHERE a.is_true_positive) AS rule_true_positive_alerts
+    FROM pairable AS a
+    JOIN pairable AS b
+        ON b.tenant = a.tenant AND b.system_alert_id = a.system_alert_id AND b.entity_type > a.entity_type
+    GROUP BY a.tenant, a.rule_id, a.entity_type, a.entity_key, b.entity_type, b.entity_key
+    HAVING count(*) FILTER (WHERE a.is_labelled) >= getvariable('min_labelled_alerts')
+),
+tp_entity AS (
+    SELECT tenant, entity_type, entity_key, count(*) AS true_positive_alerts
+    FROM alert_entity
+    WHERE is_true_positive
+    GROUP BY ALL
+),
+tp_pair AS (
+    SELECT
+        a.tenant, a.entity_type AS entity_type_1, a.entity_key AS entity_key_1,
+        b.entity_type AS entity_type_2, b.entity_key AS entity_key_2, count(*) AS true_positive_alerts
+    FROM alert_entity AS a
+    JOIN alert_entity AS b
+        ON b.tenant = a.tenant AND b.system_alert_id = a.system_alert_id AND b.entity_type > a.entity_type
+    WHERE a.is_true_positive
+    GROUP BY ALL
+),
+candidates AS (
+    SELECT
+        s.tenant, s.rule_id, 'single' AS exclusion_kind,
+        s.entity_type AS entity_type_1, s.entity_key AS entity_key_1, s.entity_value AS entity_value_1,
+        NULL::VARCHAR AS entity_type_2, NULL::VARCHAR AS entity_key_2, NULL::VARCHAR AS entity_value_2,
+        s.alerts, s.labelled_alerts, s.benign_alerts, s.rule_true_positive_alerts,
+        coalesce(t.true_positive_alerts, 0) AS true_positive_alerts
+    FROM single_counts AS s
+    LEFT JOIN tp_entity AS t USING (tenant, entity_type, entity_key)
+    WHERE s.labelled_alerts >= getvariable('min_labelled_alerts')
+    UNION ALL
+    SELECT
+        p.tenant, p.rule_id, 'pair',
+        p.entity_type_1, p.entity_key_1, p.entity_value_1,
+        p.entity_type_2, p.entity_key_2, p.entity_value_2,
+        p.alerts, p.labelled_alerts, p.benign_alerts, p.rule_true_positive_alerts,
+        coalesce(t.true_positive_alerts, 0)
+    FROM pair_counts AS p
+    LEFT JOIN tp_pair AS t USING (tenant, entity_type_1, entity_key_1, entity_type_2, entity_key_2)
+),
+rule_alerts AS (
+    SELECT tenant, rule_id, count(*) AS rule_alerts
+    FROM alert_labels
+    WHERE rule_id IS NOT NULL
+    GROUP BY ALL
+),
+scored AS (
+    SELECT
+        c.*,
+        r.rule_alerts,
+        c.alerts / r.rule_alerts AS alerts_removed_share,
+        beta_quantile(0.05, 1.0 + c.benign_alerts, 1.0 + c.labelled_alerts - c.benign_alerts) AS confidence
+    FROM candidates AS c
+    JOIN rule_alerts AS r USING (tenant, rule_id)
+),
+judged AS (
+    SELECT
+        *,
+        CASE
+            WHEN true_positive_alerts > 0 THEN 'fails guard: carried by a true positive'
+            WHEN confidence < getvariable('min_confidence') THEN 'confidence below threshold'
+            ELSE 'passes'
+        END AS verdict
+    FROM scored
+)
+SELECT
+    j.*,
+    j.verdict = 'passes' AND (
+        j.exclusion_kind = 'single' OR NOT EXISTS (
+            SELECT 1
+            FROM judged AS s
+            WHERE s.exclusion_kind = 'single' AND s.verdict = 'passes'
+                AND s.tenant = j.tenant AND s.rule_id = j.rule_id
+                AND (
+                    (s.entity_type_1 = j.entity_type_1 AND s.entity_key_1 = j.entity_key_1)
+                    OR (s.entity_type_1 = j.entity_type_2 AND s.entity_key_1 = j.entity_key_2)
+                )
+        )
+    ) AS recommended
+FROM judged AS j;

@@ -1,0 +1,15 @@
+-- tuning_backtest_fitted: the exclusions the fit recommends when it is run with the last
+-- backtest_days held out (getvariable('fit_end_day') = the first held-out day).
+-- Grain: (tenant, rule_id, exclusion_kind, entity_type_1, entity_key_1, entity_type_2, entity_key_2).
+-- Why: the backtest must score exclusions chosen without the days it scores them on; the next
+-- (live) fit replaces the shared fit tables, so the held-out fit's verdicts are kept here.
+CREATE OR REPLACE TABLE tuning_backtest_fitted AS
+SELECT
+    tenant, rule_id, exclusion_kind,
+    entity_type_1, entity_key_1, entity_value_1, entity_type_2, entity_key_2, entity_value_2,
+    labelled_alerts AS fitted_labelled_alerts,
+    benign_alerts AS fitted_benign_alerts,
+    confidence AS fitted_confidence,
+    getvariable('fit_end_day') AS fit_end_day
+FROM tuning_exclusion_candidates
+WHERE recommended;

@@ -1,0 +1,100 @@
+-- tuning_backtest_exclusions: what each exclusion fitted without the held-out days would have
+-- removed in them. Grain: one row per tuning_backtest_fitted exclusion.
+-- tuning_backtest: the same effect per rule, plus one '*' row per tenant for all rules together.
+-- Grain: (tenant, rule_id). Why: an exclusion is only trustworthy if, chosen on the past, it
+-- removes benign alerts and no true positives in days it has not seen.
+-- Held-out window: [backtest_start, as_of]; alerts in it are scored with their latest labels
+-- (alert_labels of the live fit, which runs before this file).
+-- Hours saved: incidents whose every alert is removed are incidents nobody triages; each is
+-- assumed to cost triage_minutes_per_incident, the same assumption as rule_noise.
+CREATE OR REPLACE TEMP TABLE backtest_alerts AS
+SELECT *
+FROM alert_labels
+WHERE rule_id IS NOT NULL AND day >= getvariable('backtest_start') AND day <= getvariable('as_of');
+
+CREATE OR REPLACE TEMP TABLE backtest_matches AS
+WITH alert_entity AS (
+    SELECT DISTINCT tenant, system_alert_id, entity_type, entity_key FROM alert_entities
+)
+SELECT b.tenant, b.system_alert_id, b.rule_id, x.exclusion_kind,
+       x.entity_type_1, x.entity_key_1, x.entity_type_2, x.entity_key_2
+FROM backtest_alerts AS b
+JOIN tuning_backtest_fitted AS x ON x.tenant = b.tenant AND x.rule_id = b.rule_id
+JOIN alert_entity AS e1
+    ON e1.tenant = b.tenant AND e1.system_alert_id = b.system_alert_id
+    AND e1.entity_type = x.entity_type_1 AND e1.entity_key = x.entity_key_1
+LEFT JOIN alert_entity AS e2
+    ON e2.tenant = b.tenant AND e2.system_alert_id = b.system_alert_id
+    AND e2.entity_type = x.entity_type_2 AND e2.entity_key = x.entity_key_2
+WHERE x.exclusion_kind = 'single' OR e2.system_alert_id IS NOT NULL;
+
+CREATE OR REPLACE TEMP TABLE backtest_removed AS
+SELECT DISTINCT tenant, system_alert_id
+FROM backtest_matches;
+
+-- incidents all of whose alerts were removed (the whole incident, not only its held-out part)
+CREATE OR REPLACE TEMP TABLE backtest_incidents_removed AS
+SELECT ia.tenant, ia.incident_number
+FROM incident_alerts AS ia
+LEFT JOIN backtest_removed AS r USING (tenant, system_alert_id)
+GROUP BY ia.tenant, ia.incident_number
+HAVING count(*) = count(r.system_alert_id);
+
+CREATE OR REPLACE TABLE tuning_backtest_exclusions AS
+SELECT
+    x.*,
+    getvariable('backtest_start') AS test_start_day,
+    getvariable('as_of') AS test_end_day,
+    count(DISTINCT m.system_alert_id) AS alerts_removed,
+    count(DISTINCT m.system_alert_id) FILTER (WHERE b.is_benign) AS benign_alerts_removed,
+    count(DISTINCT m.system_alert_id) FILTER (WHERE b.is_true_positive) AS true_positive_alerts_removed,
+    count(DISTINCT m.system_alert_id) FILTER (WHERE NOT b.is_labelled) AS unlabelled_alerts_removed
+FROM tuning_backtest_fitted AS x
+LEFT JOIN backtest_matches AS m
+    ON m.tenant = x.tenant AND m.rule_id = x.rule_id AND m.exclusion_kind = x.exclusion_kind
+    AND m.entity_type_1 = x.entity_type_1 AND m.entity_key_1 = x.entity_key_1
+    AND m.entity_type_2 IS NOT DISTINCT FROM x.entity_type_2 AND m.entity_key_2 IS NOT DISTINCT FROM x.entity_key_2
+LEFT JOIN backtest_alerts AS b ON b.tenant = m.tenant AND b.system_alert_id = m.system_alert_id
+GROUP BY ALL;
+
+CREATE OR REPLACE TABLE tuning_backtest AS
+WITH per_alert AS (
+    SELECT
+        b.tenant, b.rule_id, b.rule_name, b.time_generated, b.system_alert_id, b.incident_number, b.is_benign,
+        b.is_true_positive, b.is_labelled, r.system_alert_id IS NOT NULL AS is_removed,
+        i.incident_number IS NOT NULL AS incident_removed
+    FROM backtest_alerts AS b
+    LEFT JOIN backtest_removed AS r USING (tenant, system_alert_id)
+    LEFT JOIN backtest_incidents_removed AS i ON i.tenant = b.tenant AND i.incident_number = b.incident_number
+),
+exclusions AS (
+    SELECT tenant, rule_id, count(*) AS exclusions_applied FROM tuning_backtest_fitted GROUP BY ALL
+),
+rolled AS (
+    SELECT
+        tenant,
+        coalesce(rule_id, '*') AS rule_id,
+        CASE WHEN rule_id IS NULL THEN 'all rules' ELSE arg_max(rule_name, time_generated) END AS rule_name,
+        count(*) AS alerts,
+        count(*) FILTER (WHERE is_removed) AS alerts_removed,
+        count(*) FILTER (WHERE is_removed AND is_benign) AS benign_alerts_removed,
+        count(*) FILTER (WHERE is_removed AND is_true_positive) AS true_positive_alerts_removed,
+        count(*) FILTER (WHERE is_removed AND NOT is_labelled) AS unlabelled_alerts_removed,
+        count(DISTINCT incident_number) FILTER (WHERE incident_removed) AS incidents_removed
+    FROM per_alert
+    GROUP BY GROUPING SETS ((tenant, rule_id), (tenant))
+)
+SELECT
+    r.tenant, r.rule_id, r.rule_name,
+    getvariable('backtest_start') AS test_start_day,
+    getvariable('as_of') AS test_end_day,
+    CASE WHEN r.rule_id = '*' THEN (SELECT count(*) FROM tuning_backtest_fitted AS f WHERE f.tenant = r.tenant)
+         ELSE coalesce(e.exclusions_applied, 0) END AS exclusions_applied,
+    r.alerts, r.alerts_removed, r.benign_alerts_removed, r.true_positive_alerts_removed,
+    r.unlabelled_alerts_removed, r.incidents_removed,
+    r.incidents_removed * getvariable('triage_minutes_per_incident') / 60.0 AS analyst_hours_saved
+FROM rolled AS r
+LEFT JOIN exclusions AS e USING (tenant, rule_id);
+
+COMMENT ON COLUMN tuning_backtest.analyst_hours_saved IS
+    'Incidents whose every alert the fitted exclusions remove, times triage_minutes_per_incident / 60 (assumed triage cost per incident, not measured).';

@@ -1,0 +1,56 @@
+-- tuning_recommendations: the exclusions the live fit recommends, ready for a rule owner: the
+-- evidence, a KQL clause, a Sentinel watchlist row, an expiry and one sentence of rationale.
+-- Grain: (tenant, rule_id, exclusion_kind, entity_type_1, entity_key_1, entity_type_2, entity_key_2).
+-- Why: Sentinel's suggestions come without counts, confidence or expiry; these carry all three.
+-- entity_type / entity_key / entity_value name the whole exclusion ('account+host',
+-- 'contoso\svc_backup + srv-backup01'); the _1 / _2 columns hold the parts (_2 NULL for a single).
+-- kql_exclusion comes from models/tuning/kql.py (literal escaping and the entity-to-column map
+-- live there, once); NULL when the entity type has no mapped column or a value cannot be written
+-- as a KQL literal, in which case the watchlist row is the way to apply it.
+CREATE OR REPLACE TABLE tuning_recommendations AS
+WITH rules AS (
+    SELECT tenant, rule_id, rule_name, owner FROM rule_noise
+),
+described AS (
+    SELECT
+        c.*,
+        r.rule_name,
+        r.owner,
+        CASE WHEN c.exclusion_kind = 'single' THEN c.entity_type_1
+             ELSE c.entity_type_1 || '+' || c.entity_type_2 END AS entity_type,
+        CASE WHEN c.exclusion_kind = 'single' THEN c.entity_key_1
+             ELSE c.entity_key_1 || ' + ' || c.entity_key_2 END AS entity_key,
+        CASE WHEN c.exclusion_kind = 'single' THEN c.entity_value_1
+             ELSE c.entity_value_1 || ' + ' || c.entity_value_2 END AS entity_value,
+        CASE WHEN c.exclusion_kind = 'single' THEN c.entity_type_1 || ' ' || c.entity_value_1
+             ELSE c.entity_type_1 || ' ' || c.entity_value_1 || ' and ' || c.entity_type_2 || ' ' || c.entity_value_2
+        END AS evidence_subject,
+        getvariable('as_of') + to_days(getvariable('exclusion_ttl_days')) AS expires_on
+    FROM tuning_exclusion_candidates AS c
+    JOIN rules AS r USING (tenant, rule_id)
+    WHERE c.recommended
+)
+SELECT
+    tenant, rule_id, rule_name, owner, exclusion_kind,
+    entity_type, entity_value, entity_key,
+    entity_type_1, entity_key_1, entity_value_1, entity_type_2, entity_key_2, entity_value_2,
+    alerts, labelled_alerts, benign_alerts, rule_true_positive_alerts, true_positive_alerts,
+    rule_alerts, alerts_removed_share, confidence,
+    kql_exclusion(entity_type_1, entity_key_1, entity_type_2, entity_key_2) AS kql_exclusion,
+    json_object(
+        'rule_id', rule_id, 'entity_type', entity_type, 'entity_value', entity_value,
+        'expires_on', strftime(expires_on, '%Y-%m-%d'),
+        'reason', format('{} of {} labelled alerts benign, none in any true positive', benign_alerts, labelled_alerts)
+    ) AS watchlist_row,
+    expires_on::DATE AS expires_on,
+    format(
+        '{} of {} labelled alerts with {} were closed benign; none in any true positive; excluding it removes {}% of this rule''s alerts.',
+        benign_alerts, labelled_alerts, evidence_subject, round(100 * alerts_removed_share)::BIGINT
+    ) AS rationale,
+    getvariable('as_of') AS as_of
+FROM described;
+
+COMMENT ON COLUMN tuning_recommendations.confidence IS
+    '5% quantile of Beta(1 + benign, 1 + true positives of this rule) over the labelled alerts carrying the exclusion: the lower end of its 90% credible interval of being benign.';
+COMMENT ON COLUMN tuning_recommendations.true_positive_alerts IS
+    'True-positive alerts of any rule of the tenant carrying the entity (or both entities of the pair); 0 for every recommendation (the visibility guard).';

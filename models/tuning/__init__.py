@@ -1,0 +1,122 @@
+"""Analytic-rule tuning models: rule noise, top entities, exclusion recommendations and their backtest.
+
+Order of a build (all SQL in this folder; Python only for the Beta prior fit and the UDFs):
+1. the fit (10, 20, prior, 30) with fit_end_day = the first of the last `backtest_days` days, then
+   40 keeps the exclusions it recommends;
+2. the same fit with fit_end_day = as_of + 1 (everything), then 50 scores step 1's exclusions on
+   the held-out days, and 60-80 build the published rule reports from the live fit.
+Running the one fit twice with a different cut-off is what makes the backtest honest: the
+exclusions it scores were chosen by exactly the live logic, without the days they are scored on.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+from duckdb.sqltypes import DOUBLE, VARCHAR
+
+from models.runner import ModelContext, run_sql_file, set_params
+from models.tuning.beta import beta_ppf
+from models.tuning.kql import kql_exclusion
+from models.tuning.prior import fit_beta_prior
+
+HERE = Path(__file__).resolve().parent
+FIT_FILES = ("10_alert_labels.sql", "20_rule_label_counts.sql", "30_exclusion_candidates.sql")
+PUBLISHED = (
+    "alert_labels",
+    "rule_noise",
+    "rule_top_entities",
+    "tuning_exclusion_candidates",
+    "tuning_recommendations",
+    "tuning_backtest",
+    "tuning_backtest_exclusions",
+    "tuning_rule_priors",
+)
+
+
+def _beta_quantile(q: pa.Array, a: pa.Array, b: pa.Array) -> pa.Array:
+    qs, as_, bs = (np.asarray(x.to_numpy(zero_copy_only=False), dtype=float) for x in (q, a, b))
+    valid = ~(np.isnan(qs) | np.isnan(as_) | np.isnan(bs)) & (as_ > 0) & (bs > 0)
+    out = np.full(qs.shape, np.nan)
+    if valid.any():
+        out[valid] = beta_ppf(qs[valid], as_[valid], bs[valid])
+    return pa.array(out, mask=~valid)
+
+
+def register_functions(con: duckdb.DuckDBPyConnection, settings) -> None:
+    """The scalar functions the tuning SQL calls: Beta quantiles, KQL clauses, rule owners."""
+    for name in ("beta_quantile", "kql_exclusion", "rule_owner"):
+        try:
+            con.remove_function(name)
+        except duckdb.Error:
+            pass
+    con.create_function("beta_quantile", _beta_quantile, [DOUBLE, DOUBLE, DOUBLE], DOUBLE, type="arrow")
+    con.create_function(
+        "kql_exclusion", kql_exclusion, [VARCHAR, VARCHAR, VARCHAR, VARCHAR], VARCHAR, null_handling="special"
+    )
+    con.create_function(
+        "rule_owner", lambda rule_id, rule_name: settings.owner_of(rule_id or "", rule_name or ""),
+        [VARCHAR, VARCHAR], VARCHAR, null_handling="special",
+    )
+
+
+def fit_priors(con: duckdb.DuckDBPyConnection) -> None:
+    """tuning_rule_priors: one Beta(alpha, beta) per tenant, fitted on tuning_rule_label_counts."""
+    con.execute(
+        "CREATE OR REPLACE TABLE tuning_rule_priors "
+        "(tenant VARCHAR, alpha DOUBLE, beta DOUBLE, method VARCHAR, rules_with_labels INTEGER)"
+    )
+    counts = con.execute(
+        "SELECT tenant, list(benign_alerts ORDER BY rule_id), list(labelled_alerts ORDER BY rule_id) "
+        "FROM tuning_rule_label_counts GROUP BY tenant ORDER BY tenant"
+    ).fetchall()
+    for tenant, benign, labelled in counts:
+        prior = fit_beta_prior(benign, labelled)
+        con.execute(
+            "INSERT INTO tuning_rule_priors VALUES (?, ?, ?, ?, ?)",
+            [tenant, prior.alpha, prior.beta, prior.method, prior.rules],
+        )
+
+
+def run_fit(con: duckdb.DuckDBPyConnection, fit_end_day: date) -> None:
+    set_params(con, {"fit_end_day": fit_end_day})
+    for name in FIT_FILES:
+        if name.startswith("30_"):
+            fit_priors(con)
+        _run(con, name)
+
+
+def _run(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    try:
+        run_sql_file(con, HERE / name)
+    except duckdb.Error as exc:
+        raise RuntimeError(f"model tuning/{name} failed: {exc}") from exc
+
+
+def build(con: duckdb.DuckDBPyConnection, ctx: ModelContext) -> dict[str, int]:
+    s = ctx.settings
+    backtest_start = ctx.as_of - timedelta(days=s.backtest_days - 1)
+    register_functions(con, s)
+    set_params(
+        con,
+        {
+            "as_of": ctx.as_of,
+            "backtest_start": backtest_start,
+            "min_labelled_alerts": int(s.min_labelled_alerts),
+            "min_confidence": float(s.min_confidence),
+            "triage_minutes_per_incident": float(s.triage_minutes_per_incident),
+            "exclusion_ttl_days": int(s.exclusion_ttl_days),
+        },
+    )
+    run_fit(con, backtest_start)
+    _run(con, "40_backtest_exclusions.sql")
+    run_fit(con, ctx.as_of + timedelta(days=1))
+    for name in ("50_tuning_backtest.sql", "60_rule_noise.sql", "70_rule_top_entities.sql",
+                 "80_tuning_recommendations.sql"):
+        _run(con, name)
+    # fetchall, not fetchone: duckdb 2 keeps a half-read result open and refuses con.sql() after it
+    return {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0] for t in PUBLISHED}  # noqa: S608 (names from code)
