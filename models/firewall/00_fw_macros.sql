@@ -4,8 +4,12 @@
 -- every model, in SQL, next to the data; tests call them directly.
 
 -- Lower-case, trimmed address without IPv6 zone id (fe80::1%12) or brackets; '' when absent.
+-- An IPv4-mapped IPv6 address (::ffff:a.b.c.d) becomes a.b.c.d: it is the same host, so it must
+-- count once in distinct-address counts and be classed by its IPv4.
 CREATE OR REPLACE MACRO fw_ip_norm(ip) AS (
-    regexp_replace(regexp_replace(lower(trim(coalesce(ip, ''))), '%.*$', ''), '^\[|\]$', '', 'g')
+    regexp_replace(
+        regexp_replace(regexp_replace(lower(trim(coalesce(ip, ''))), '%.*$', ''), '^\[|\]$', '', 'g'),
+        '^(?:0{0,4}:){2,5}ffff:(\d+\.\d+\.\d+\.\d+)$', '\1')
 );
 
 -- Class of the four octets of an IPv4 address (a list of 4 integers).
@@ -46,12 +50,10 @@ CREATE OR REPLACE MACRO fw_ipv6_class(v6) AS (
     END
 );
 
--- Class of an address already passed through fw_ip_norm. ::ffff:a.b.c.d is classed by its IPv4.
+-- Class of an address already passed through fw_ip_norm (so ::ffff:a.b.c.d arrives as a.b.c.d).
 CREATE OR REPLACE MACRO fw_ip_class_norm(n) AS (
     CASE
         WHEN n = '' THEN 'unspecified'
-        WHEN regexp_full_match(n, '(0{1,4}:){5}ffff:\d+\.\d+\.\d+\.\d+|::ffff:\d+\.\d+\.\d+\.\d+')
-            THEN fw_ipv4_class(regexp_extract(n, '(\d+\.\d+\.\d+\.\d+)$', 1))
         WHEN contains(n, ':') THEN fw_ipv6_class(n)
         ELSE fw_ipv4_class(n)
     END

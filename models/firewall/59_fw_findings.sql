@@ -58,7 +58,10 @@ SELECT
         END,
         CASE WHEN c.local_port IS NOT NULL THEN '| where LocalPort == ' || c.local_port END,
         CASE WHEN c.remote_port IS NOT NULL THEN '| where RemotePort == ' || c.remote_port END,
-        CASE WHEN c.remote_ip IS NOT NULL THEN '| where RemoteIP =~ ' || kql_str(c.remote_ip) END,
+        -- normalised IPv4 addresses may be stored by Defender in their ::ffff: mapped form
+        CASE WHEN c.remote_ip IS NOT NULL THEN '| where RemoteIP in~ (' || kql_str(c.remote_ip)
+            || CASE WHEN NOT contains(c.remote_ip, ':') THEN ', ' || kql_str('::ffff:' || c.remote_ip) ELSE '' END
+            || ')' END,
         '| project Timestamp, DeviceId, DeviceName, ReportId, ActionType, RemoteIP, RemotePort, LocalIP, LocalPort, '
             || 'InitiatingProcessFileName, InitiatingProcessFolderPath, AdditionalFields'
     ) AS hunting_kql

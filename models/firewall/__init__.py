@@ -10,7 +10,7 @@ from __future__ import annotations
 import duckdb
 
 from models.firewall.thresholds import FirewallThresholds
-from models.runner import ModelContext, run_group, table_counts
+from models.runner import ModelContext, run_group
 
 TABLES = ["fw_port_services", "fw_daily", "fw_remote_daily", "fw_baseline", "fw_findings"]
 
@@ -37,4 +37,8 @@ def build(con: duckdb.DuckDBPyConnection, ctx: ModelContext, thresholds: Firewal
         **(thresholds or FirewallThresholds()).params(),
     }
     run_group(con, "firewall", params)
-    return table_counts(con, TABLES)
+    # fetchall, not fetchone: DuckDB 2 refuses register() while a result is only partly fetched
+    counts = con.execute(
+        " union all ".join(f"select '{t}', count(*) from {t}" for t in TABLES)  # noqa: S608 (names from TABLES)
+    ).fetchall()
+    return {name: n for name, n in counts}
