@@ -143,6 +143,8 @@ def cmd_dev(args, settings: config.Settings) -> int:
     from pipelines.orchestrate import prepare_instance
 
     home = prepare_instance(settings)
+    os.environ["HUNTHOUSE_CONFIG"] = settings.source_path
+    os.environ["HUNTHOUSE_HOME"] = str(settings.home)
     say(f"Dagster UI on the Hunthouse instance ({home}); Ctrl-C to stop")
     os.execvp(
         sys.executable,

@@ -202,14 +202,14 @@ def _tenant(raw: dict, index: int) -> TenantConfig:
     return TenantConfig(**values)
 
 
-def parse(doc: dict, base_dir: Path, source_path: str = "") -> Settings:
+def parse(doc: dict, base_dir: Path, source_path: str = "", home_override: str | None = None) -> Settings:
     known_sections = {"hunthouse", "firewall", "tuning", "owners", "quality", "tenant"}
     unknown = sorted(set(doc) - known_sections)
     if unknown:
         raise ConfigError(f"unknown section [{unknown[0]}] (known: {', '.join(sorted(known_sections))})")
     core = doc.get("hunthouse", {})
     where = "[hunthouse]"
-    home_raw = os.environ.get("HUNTHOUSE_HOME") or _get(core, "home", str, where, ".hunthouse")
+    home_raw = home_override or os.environ.get("HUNTHOUSE_HOME") or _get(core, "home", str, where, ".hunthouse")
     home = Path(home_raw).expanduser()
     if not home.is_absolute():
         home = (base_dir / home).resolve()
@@ -258,8 +258,11 @@ def parse(doc: dict, base_dir: Path, source_path: str = "") -> Settings:
     )
 
 
-def load(path: str | os.PathLike | None = None) -> Settings:
-    """Load settings from `path`, $HUNTHOUSE_CONFIG, ./hunthouse.toml, or the bundled example."""
+def load(path: str | os.PathLike | None = None, home_override: str | None = None) -> Settings:
+    """Load settings from `path`, $HUNTHOUSE_CONFIG, ./hunthouse.toml, or the bundled example.
+
+    `home_override` (else $HUNTHOUSE_HOME) replaces the configured data home.
+    """
     candidates = [path, os.environ.get("HUNTHOUSE_CONFIG")]
     chosen = next((Path(c) for c in candidates if c), None)
     if chosen is None:
@@ -274,4 +277,4 @@ def load(path: str | os.PathLike | None = None) -> Settings:
         doc = tomllib.loads(chosen.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{chosen}: not valid TOML: {exc}") from None
-    return parse(doc, base_dir=base_dir, source_path=str(chosen))
+    return parse(doc, base_dir=base_dir, source_path=str(chosen), home_override=home_override)

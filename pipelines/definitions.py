@@ -16,30 +16,35 @@ from pipelines.dagster_defs.partitions import tenant_day_partitions
 from pipelines.dagster_defs.resources import HunthouseSettings
 from pipelines.dagster_defs.schedules import nightly_schedule, warehouse_after_extracts
 
-settings = config.load(os.environ.get("HUNTHOUSE_CONFIG") or None)
-parts = tenant_day_partitions(settings)
-raw_assets = extract_assets(parts)
-downstream = [
-    warehouse_assets.staging,
-    warehouse_assets.firewall_models,
-    warehouse_assets.tuning_models,
-    warehouse_assets.warehouse,
-    report_assets.firewall_report,
-    report_assets.owner_reports,
-]
 
-extract_job = dg.define_asset_job("extract", selection=dg.AssetSelection.assets(*raw_assets), partitions_def=parts)
-warehouse_job = dg.define_asset_job(
-    "warehouse",
-    selection=dg.AssetSelection.assets(*downstream),
-    executor_def=dg.in_process_executor,
-    description="Staging, models, atomic publish and reports, on one build file.",
-)
 
-defs = dg.Definitions(
-    assets=[*raw_assets, *downstream],
-    jobs=[extract_job, warehouse_job],
-    schedules=[nightly_schedule(settings, extract_job)],
-    sensors=[warehouse_after_extracts(settings, warehouse_job)],
-    resources={"hunthouse": HunthouseSettings(config_path=settings.source_path)},
-)
+def build_defs(settings: config.Settings) -> dg.Definitions:
+    parts = tenant_day_partitions(settings)
+    raw_assets = extract_assets(parts)
+    downstream = [
+        warehouse_assets.staging,
+        warehouse_assets.firewall_models,
+        warehouse_assets.tuning_models,
+        warehouse_assets.warehouse,
+        report_assets.firewall_report,
+        report_assets.owner_reports,
+    ]
+    extract_job = dg.define_asset_job(
+        "extract", selection=dg.AssetSelection.assets(*raw_assets), partitions_def=parts
+    )
+    warehouse_job = dg.define_asset_job(
+        "warehouse",
+        selection=dg.AssetSelection.assets(*downstream),
+        executor_def=dg.in_process_executor,
+        description="Staging, models, atomic publish and reports, on one build file.",
+    )
+    return dg.Definitions(
+        assets=[*raw_assets, *downstream],
+        jobs=[extract_job, warehouse_job],
+        schedules=[nightly_schedule(settings, extract_job)],
+        sensors=[warehouse_after_extracts(settings, warehouse_job)],
+        resources={"hunthouse": HunthouseSettings(config_path=settings.source_path, home=str(settings.home))},
+    )
+
+
+defs = build_defs(config.load(os.environ.get("HUNTHOUSE_CONFIG") or None))

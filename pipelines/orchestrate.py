@@ -1,8 +1,9 @@
 """Run the pipeline's Dagster jobs in-process on the configured instance.
 
 `hunthouse run`, `backfill` and `demo` use the same jobs as the schedule and sensor: one extract run
-per (tenant, day) partition, then one warehouse run. Extract runs go two at a time in worker
-processes (they only write Parquet); the warehouse run is single and serial.
+per (tenant, day) partition, then one warehouse run. All tenants over consecutive days
+go in one extract run over a partition key range; otherwise one run per partition, two at a time in
+worker processes (extracts only write Parquet). The warehouse run is single and serial.
 """
 
 from __future__ import annotations
@@ -37,45 +38,69 @@ def prepare_instance(settings: Settings) -> Path:
     if not target.exists() or target.read_bytes() != source.read_bytes():
         shutil.copyfile(source, target)
     os.environ["DAGSTER_HOME"] = str(home)
-    os.environ["HUNTHOUSE_CONFIG"] = settings.source_path
-    os.environ["HUNTHOUSE_HOME"] = str(settings.home)
     return home
 
 
-def _run_extract(tenant: str, day: date, tags: dict[str, str]) -> tuple[str, bool, str]:
-    """Worker: one extract run for one partition. Imports here so each worker loads definitions once."""
+def _run_extract(
+    settings: Settings, first: tuple[str, date], last: tuple[str, date], tags: dict[str, str]
+) -> tuple[str, bool, str]:
+    """Worker: one extract run over the partition key range first..last (one key when equal)."""
     import dagster as dg
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
     from pipelines.dagster_defs.partitions import partition_key
-    from pipelines.definitions import defs
+    from pipelines.definitions import build_defs
 
-    job = defs.resolve_job_def("extract")
+    job = build_defs(settings).resolve_job_def("extract")
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(
-            partition_key=partition_key(tenant, day), instance=instance, tags=tags, raise_on_error=False
-        )
+        if first == last:
+            result = job.execute_in_process(
+                partition_key=partition_key(*first), instance=instance, tags=tags, raise_on_error=False
+            )
+        else:
+            range_tags = {
+                ASSET_PARTITION_RANGE_START_TAG: str(partition_key(*first)),
+                ASSET_PARTITION_RANGE_END_TAG: str(partition_key(*last)),
+            }
+            result = job.execute_in_process(instance=instance, tags={**tags, **range_tags}, raise_on_error=False)
     error = ""
     if not result.success:
         failures = [e for e in result.all_events if e.is_step_failure]
         error = failures[0].step_failure_data.error.message.strip().splitlines()[-1] if failures else "run failed"
-    return f"{tenant} {day}", result.success, error
+    name = f"{first[0]} {first[1]}" if first == last else f"{first[1]} → {last[1]}"
+    return name, result.success, error
+
+
+def extract_runs(settings: Settings, parts: list[tuple[str, date]]) -> list[tuple[tuple[str, date], tuple[str, date]]]:
+    """One range run when the partitions are every tenant over consecutive days, else one run each.
+
+    Dagster orders tenant × day keys day-major, tenants in configured order, so "all tenants over
+    days d1..dn" is exactly the key range (d1, first tenant)..(dn, last tenant).
+    """
+    tenants = [t.name for t in settings.tenants]
+    days = sorted({d for _, d in parts})
+    contiguous = all((b - a).days == 1 for a, b in zip(days, days[1:], strict=False))
+    if parts and contiguous and set(parts) == {(t, d) for t in tenants for d in days}:
+        return [((tenants[0], days[0]), (tenants[-1], days[-1]))]
+    return [(p, p) for p in parts]
 
 
 def run_extracts(
     settings: Settings, parts: list[tuple[str, date]], tags: dict[str, str], progress: Progress, workers: int = 2
 ) -> list[str]:
-    """Run every extract partition; return '<tenant> <day>: <error>' for each failure."""
+    """Run every extract partition; return '<what>: <error>' for each failed run."""
     failed: list[str] = []
+    runs = extract_runs(settings, parts)
     done = 0
-    with ProcessPoolExecutor(max_workers=max(1, min(workers, len(parts) or 1))) as pool:
-        futures = [pool.submit(_run_extract, tenant, day, tags) for tenant, day in parts]
+    with ProcessPoolExecutor(max_workers=max(1, min(workers, len(runs)))) as pool:
+        futures = [pool.submit(_run_extract, settings, first, last, tags) for first, last in runs]
         for future in as_completed(futures):
             name, ok, error = future.result()
             done += 1
             if not ok:
                 failed.append(f"{name}: {error}")
-            if done % 10 == 0 or done == len(parts) or not ok:
-                progress(f"  extract {done}/{len(parts)} partitions{'' if ok else f' — FAILED {name}: {error}'}")
+            if done % 10 == 0 or done == len(runs) or not ok:
+                progress(f"  extract run {done}/{len(runs)} done{'' if ok else f' — FAILED {name}: {error}'}")
     return failed
 
 
@@ -83,9 +108,9 @@ def run_warehouse(settings: Settings, as_of: date, tags: dict[str, str]) -> tupl
     import dagster as dg
 
     from pipelines.dagster_defs.warehouse_assets import AS_OF_TAG
-    from pipelines.definitions import defs
+    from pipelines.definitions import build_defs
 
-    job = defs.resolve_job_def("warehouse")
+    job = build_defs(settings).resolve_job_def("warehouse")
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(instance=instance, tags={**tags, AS_OF_TAG: as_of.isoformat()}, raise_on_error=False)
     error = ""

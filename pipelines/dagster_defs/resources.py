@@ -11,6 +11,7 @@ class HunthouseSettings(dg.ConfigurableResource):
     """Path of hunthouse.toml; empty means $HUNTHOUSE_CONFIG, ./hunthouse.toml, or the example."""
 
     config_path: str = ""
+    home: str = ""
 
     def load(self) -> config.Settings:
-        return config.load(self.config_path or None)
+        return config.load(self.config_path or None, home_override=self.home or None)

@@ -1,0 +1,71 @@
+"""Shared fixtures: a small sample-tenant warehouse built through the real Dagster jobs, once."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from datetime import date
+
+import pytest
+
+from pipelines import config
+from pipelines.plan import days_between, partitions
+
+WORLD_START = date(2026, 10, 1)
+WORLD_END = date(2026, 11, 8)  # 39 days: a 28-day baseline, a 7-day recent window, a 14-day backtest
+
+
+def sample_config_text(home: str, scale: float = 0.3, extra: str = "") -> str:
+    return textwrap.dedent(
+        f"""
+        [hunthouse]
+        home = "{home}"
+        start_date = {WORLD_START.isoformat()}
+
+        [owners]
+        default = "secops"
+        [[owners.rule]]
+        match = "*logon*"
+        owner = "identity-team"
+
+        [[tenant]]
+        name = "contoso"
+        kind = "sample"
+        seed = 7
+        scale = {scale}
+        start = {WORLD_START.isoformat()}
+        end = {WORLD_END.isoformat()}
+
+        [[tenant]]
+        name = "fabrikam"
+        kind = "sample"
+        seed = 11
+        scale = {scale}
+        start = {WORLD_START.isoformat()}
+        end = {WORLD_END.isoformat()}
+        """
+    ) + extra
+
+
+def write_config(directory, **kwargs) -> config.Settings:
+    path = directory / "hunthouse.toml"
+    path.write_text(sample_config_text(str(directory / "home"), **kwargs))
+    return config.load(path)
+
+
+@pytest.fixture(scope="session")
+def sample_warehouse(tmp_path_factory):
+    """Settings of a home whose warehouse was built by `run_pipeline` (Dagster, in-process)."""
+    from pipelines.orchestrate import run_pipeline
+
+    saved = {k: os.environ.get(k) for k in ("DAGSTER_HOME", "HUNTHOUSE_CONFIG", "HUNTHOUSE_HOME")}
+    settings = write_config(tmp_path_factory.mktemp("sample"))
+    parts = partitions(settings, days_between(WORLD_START, WORLD_END))
+    outcome = run_pipeline(settings, parts, WORLD_END, {"hunthouse/trigger": "test"}, lambda _: None)
+    assert outcome.published, outcome.failed
+    yield settings
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
