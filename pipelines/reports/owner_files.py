@@ -1,0 +1,61 @@
+"""File plumbing for the rule-owner reports: safe file names, atomic writes, injection-safe CSV."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+# Cells a spreadsheet would evaluate as a formula (OWASP CSV injection); tab and CR too.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_file_stem(owner: str) -> str:
+    """A file-name stem for an owner: letters, digits, '.', '_' and '-', never a path or a dot-file.
+
+    Names that had to change get a short hash of the original, so two owners that sanitise to the
+    same text ('sec ops' and 'sec/ops') still get different files.
+    """
+    stem = _UNSAFE.sub("_", owner).strip("._-")[:80]
+    if stem != owner or not stem:
+        digest = hashlib.sha256(owner.encode("utf-8")).hexdigest()[:8]
+        stem = f"{stem or 'owner'}-{digest}"
+    return stem
+
+
+def csv_cell(value: object) -> str:
+    if value is None:
+        return ""
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow([csv_cell(h) for h in header])
+    for row in rows:
+        writer.writerow([csv_cell(v) for v in row])
+    return buf.getvalue()
+
+
+def write_atomic(path: Path, text: str) -> Path:
+    """Write beside the target, fsync, then os.replace: readers see the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

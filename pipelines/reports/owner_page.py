@@ -1,0 +1,115 @@
+"""The HTML page of one rule owner: per rule, volume over time, label mix, recommendations with
+their evidence and backtest effect, and top entities. Built only from pipelines/reports/html.py
+helpers, which escape every value (rule names and entity values are attacker-controlled).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pipelines.reports import html as h
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{value:.0%}"
+
+
+def _effect(rec: dict, backtest_days: int) -> str:
+    bt = rec.get("backtest")
+    if bt is None:
+        return f"not chosen when fitted without the last {backtest_days} days"
+    return (
+        f"fitted without the last {backtest_days} days, it removed {bt['alerts_removed']} alerts there "
+        f"({bt['benign_alerts_removed']} benign, {bt['true_positive_alerts_removed']} true positive, "
+        f"{bt['unlabelled_alerts_removed']} unlabelled)"
+    )
+
+
+def _rule_section(rule: dict, recs: list[dict], entities: list[dict], backtest: dict | None,
+                  daily: list[dict], backtest_days: int) -> str:
+    parts = [
+        h.kpis([
+            ("noise rank in tenant", rule["noise_rank"]),
+            ("alerts", f"{rule['alerts']:,}"),
+            ("incidents", f"{rule['incidents']:,}"),
+            ("benign rate (90% interval)",
+             f"{_pct(rule['benign_rate'])} ({_pct(rule['benign_rate_low'])}–{_pct(rule['benign_rate_high'])})"),
+            ("analyst hours on benign incidents", f"{rule['analyst_hours_benign']:.1f}"),
+            ("alerts last 7 days vs 7 before", f"{rule['alerts_last_7d']} vs {rule['alerts_prev_7d']}"),
+        ]),
+        h.para(f"Tenant {rule['tenant']} · rule id {rule['rule_id']}", "muted"),
+        "<h3>Alert volume per day</h3>",
+        h.daily_chart({
+            "alerts": [(d["day"], d["alerts"]) for d in daily],
+            "benign": [(d["day"], d["benign"]) for d in daily],
+            "true positive": [(d["day"], d["true_positive"]) for d in daily],
+        } if daily else {}),
+        "<h3>Label mix</h3>",
+        h.table(
+            ["true positive", "benign positive", "false positive", "unlabelled", "labelled share",
+             "median minutes to triage", "median hours to close"],
+            [[rule["true_positive_alerts"], rule["benign_positive_alerts"], rule["false_positive_alerts"],
+              rule["unlabelled_alerts"], _pct(rule["labelled_share"]), rule["median_minutes_to_triage"],
+              rule["median_hours_to_close"]]],
+        ),
+        "<h3>Recommended exclusions</h3>",
+        h.table(
+            ["kind", "entity type", "entity", "evidence", "confidence", "alerts removed",
+             "backtest", "expires", "KQL"],
+            [[r["exclusion_kind"], r["entity_type"], r["entity_value"], r["rationale"], _pct(r["confidence"]),
+              _pct(r["alerts_removed_share"]), _effect(r, backtest_days), r["expires_on"], r["kql_exclusion"]]
+             for r in recs],
+            code_cols=(8,),
+        ),
+    ]
+    if backtest:
+        parts.append(h.para(
+            f"Backtest {backtest['test_start_day']}–{backtest['test_end_day']}: of {backtest['alerts']} alerts, "
+            f"the exclusions fitted without these days removed {backtest['alerts_removed']} "
+            f"({backtest['benign_alerts_removed']} benign, {backtest['true_positive_alerts_removed']} true positive, "
+            f"{backtest['unlabelled_alerts_removed']} unlabelled), saving about "
+            f"{backtest['analyst_hours_saved']:.1f} analyst hours."
+        ))
+    parts += [
+        "<h3>Top entities</h3>",
+        h.table(
+            ["#", "type", "entity", "alerts", "share of alerts", "true positive", "benign", "false positive",
+             "unlabelled"],
+            [[e["entity_rank"], e["entity_type"], e["entity_value"], e["alerts"], _pct(e["alert_share"]),
+              e["true_positive_alerts"], e["benign_positive_alerts"], e["false_positive_alerts"],
+              e["unlabelled_alerts"]] for e in entities],
+        ),
+    ]
+    return h.section(rule["rule_name"] or rule["rule_id"], *parts)
+
+
+def render_owner_page(owner: str, as_of: date, rules: list[dict], recs: dict, entities: dict,
+                      backtest: dict, daily: dict, backtest_days: int) -> str:
+    n_recs = sum(len(recs.get((r["tenant"], r["rule_id"]), [])) for r in rules)
+    hours = sum(r["analyst_hours_benign"] or 0 for r in rules)
+    summary = h.section(
+        "Summary",
+        h.kpis([("rules", len(rules)), ("recommended exclusions", n_recs),
+                ("analyst hours on benign incidents", f"{hours:.1f}")]),
+        h.para(
+            "Hours assume a flat triage cost per incident (setting triage_minutes_per_incident). "
+            "KQL clauses assume the rule's query projects the standard entity columns "
+            "(AccountName, AccountDomain, DeviceName, IPAddress, …); adapt them if it does not, "
+            "or use the watchlist CSV.",
+            "muted",
+        ),
+    )
+    sections = [summary]
+    if not rules:
+        sections.append(h.section("Rules", h.para("No rules are assigned to this owner.", "muted")))
+    for r in rules:
+        key = (r["tenant"], r["rule_id"])
+        sections.append(_rule_section(
+            r, recs.get(key, []), entities.get(key, []), backtest.get(key), daily.get(key, []), backtest_days,
+        ))
+    return h.page(
+        f"Rule tuning: {owner}",
+        f"As of {as_of.isoformat()} · {len(rules)} rules",
+        sections,
+        footer="Generated by Hunthouse from the published warehouse.",
+    )

@@ -1,0 +1,153 @@
+"""Rule-owner reports: per owner, an offline HTML page, CSV + JSON of the recommendations and a
+Sentinel watchlist CSV of the exclusions, all under `<reports_dir>/<as_of>/owners/`.
+
+Reads the published warehouse through a read-only connection; table names are fixed here and
+every value reaches SQL as a bound parameter. Owners come from `settings.owner_of` at report time,
+so a change of ownership in hunthouse.toml shows without a rebuild; rules no rule matches fall to
+the default owner, whose report is always written.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections import defaultdict
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from pipelines.config import Settings
+from pipelines.reports.owner_files import csv_text, safe_file_stem, write_atomic
+from pipelines.reports.owner_page import render_owner_page
+
+RECOMMENDATION_COLUMNS = (
+    "tenant", "rule_id", "rule_name", "owner", "exclusion_kind", "entity_type", "entity_value", "entity_key",
+    "alerts", "labelled_alerts", "benign_alerts", "true_positive_alerts", "alerts_removed_share",
+    "confidence", "kql_exclusion", "expires_on", "rationale", "watchlist_row",
+)
+WATCHLIST_COLUMNS = ("rule_id", "entity_type", "entity_value", "expires_on", "reason")
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
+    cur = con.execute(sql, params or [])
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchall()[0][0])
+
+
+def _jsonable(row: dict) -> dict:
+    return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.items()}
+
+
+def _load(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict]]:
+    data = {
+        "rules": _rows(con, "SELECT * FROM rule_noise ORDER BY tenant, noise_rank"),
+        "recommendations": _rows(
+            con,
+            "SELECT * FROM tuning_recommendations ORDER BY tenant, rule_id, exclusion_kind DESC, "
+            "benign_alerts DESC, entity_key",
+        ),
+        "entities": _rows(con, "SELECT * FROM rule_top_entities ORDER BY tenant, rule_id, entity_rank"),
+        "backtest": _rows(con, "SELECT * FROM tuning_backtest ORDER BY tenant, rule_id"),
+        "backtest_exclusions": _rows(con, "SELECT * FROM tuning_backtest_exclusions"),
+        "daily": _rows(
+            con,
+            "SELECT tenant, rule_id, day, count(*) AS alerts, count(*) FILTER (WHERE is_benign) AS benign, "
+            "count(*) FILTER (WHERE is_true_positive) AS true_positive FROM alert_labels "
+            "WHERE rule_id IS NOT NULL GROUP BY ALL ORDER BY day",
+        ),
+    }
+    return data
+
+
+def _index(rows: list[dict], *keys: str) -> dict[tuple, list[dict]]:
+    out: dict[tuple, list[dict]] = defaultdict(list)
+    for row in rows:
+        out[tuple(row[k] for k in keys)].append(row)
+    return out
+
+
+def _exclusion_id(row: dict) -> tuple:
+    return (row["tenant"], row["rule_id"], row["exclusion_kind"], row["entity_type_1"], row["entity_key_1"],
+            row["entity_type_2"], row["entity_key_2"])
+
+
+def write_owner_reports(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> list[Path]:
+    """Write every owner's HTML, CSV, JSON and watchlist CSV; return the paths written."""
+    if not _has_table(con, "rule_noise"):
+        return []
+    data = _load(con)
+    by_owner: dict[str, list[dict]] = defaultdict(list)
+    by_owner[settings.default_owner] = []
+    for rule in data["rules"]:
+        by_owner[settings.owner_of(rule["rule_id"], rule["rule_name"])].append(rule)
+    recs = _index(data["recommendations"], "tenant", "rule_id")
+    entities = _index(data["entities"], "tenant", "rule_id")
+    backtest = {(r["tenant"], r["rule_id"]): r for r in data["backtest"]}
+    effects = {_exclusion_id(r): r for r in data["backtest_exclusions"]}
+    daily = _index(data["daily"], "tenant", "rule_id")
+    out_dir = settings.reports_dir / as_of.isoformat() / "owners"
+    written: list[Path] = []
+    for owner in sorted(by_owner):
+        rules = by_owner[owner]
+        owner_recs = [rec for r in rules for rec in recs.get((r["tenant"], r["rule_id"]), [])]
+        for rec in owner_recs:
+            rec["owner"] = owner
+            rec["backtest"] = effects.get(_exclusion_id(rec))
+        stem = safe_file_stem(owner)
+        html = render_owner_page(
+            owner, as_of, rules, recs, entities, backtest, daily, settings.backtest_days,
+        )
+        written.append(write_atomic(out_dir / f"{stem}.html", html))
+        written.append(write_atomic(
+            out_dir / f"{stem}.csv",
+            csv_text(RECOMMENDATION_COLUMNS, ([rec[c] for c in RECOMMENDATION_COLUMNS] for rec in owner_recs)),
+        ))
+        payload = [_jsonable({c: rec[c] for c in RECOMMENDATION_COLUMNS}) for rec in owner_recs]
+        written.append(write_atomic(out_dir / f"{stem}.json", json.dumps(payload, indent=2, ensure_ascii=False)))
+        watchlist = (
+            [w[c] for c in WATCHLIST_COLUMNS]
+            for w in (json.loads(rec["watchlist_row"]) for rec in owner_recs)
+        )
+        written.append(write_atomic(out_dir / f"watchlist-{stem}.csv", csv_text(WATCHLIST_COLUMNS, watchlist)))
+    return written
+
+
+def _md(text: object) -> str:
+    """A markdown table cell: pipes and backslashes escaped, HTML defused, one line."""
+    text = html.escape(str(text if text is not None else ""), quote=False)
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("\r", " ")
+
+
+def noise_summary(con: duckdb.DuckDBPyConnection, tenant: str, top: int = 10) -> dict:
+    """Dagster metadata for the tuning assets: totals and a markdown table of the noisiest rules."""
+    rules = _rows(
+        con,
+        "SELECT noise_rank, rule_name, rule_id, owner, alerts, benign_rate, benign_rate_low, benign_rate_high, "
+        "analyst_hours_benign FROM rule_noise WHERE tenant = ? ORDER BY noise_rank LIMIT ?",
+        [tenant, top],
+    )
+    totals = con.execute(
+        "SELECT count(*), coalesce(sum(analyst_hours_benign), 0) FROM rule_noise WHERE tenant = ?", [tenant]
+    ).fetchall()[0]
+    recommended = con.execute("SELECT count(*) FROM tuning_recommendations WHERE tenant = ?", [tenant]).fetchall()[0][0]
+    lines = [
+        "| rank | rule | owner | alerts | benign rate (90% interval) | analyst hours on benign |",
+        "|---:|---|---|---:|---|---:|",
+    ]
+    for r in rules:
+        lines.append(
+            f"| {r['noise_rank']} | {_md(r['rule_name'])} | {_md(r['owner'])} | {r['alerts']} | "
+            f"{r['benign_rate']:.0%} ({r['benign_rate_low']:.0%}–{r['benign_rate_high']:.0%}) | "
+            f"{r['analyst_hours_benign']:.1f} |"
+        )
+    return {
+        "rules": int(totals[0]),
+        "analyst_hours_benign": float(totals[1]),
+        "recommendations": int(recommended),
+        "top_rules_markdown": "\n".join(lines),
+    }
