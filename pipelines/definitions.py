@@ -17,7 +17,6 @@ from pipelines.dagster_defs.resources import HunthouseSettings
 from pipelines.dagster_defs.schedules import nightly_schedule, warehouse_after_extracts
 
 
-
 def build_defs(settings: config.Settings) -> dg.Definitions:
     parts = tenant_day_partitions(settings)
     raw_assets = extract_assets(parts)

@@ -8,8 +8,8 @@ from datetime import date
 
 import duckdb
 import pytest
-
 from pipelines.sources.sample.truth import planted_truth
+
 from pipelines.warehouse import build
 from pipelines.warehouse.readonly import connect_readonly
 from tests.conftest import WORLD_END
