@@ -1,0 +1,301 @@
+"""A loopback HTTPS fake of Entra ID, the Log Analytics query API and Microsoft Graph security.
+
+It answers from a `Dataset`, evaluating each request's own window (Log Analytics `timespan` on
+TimeGenerated plus the KQL `where` on the window column; hunting `Timespan` plus KQL; Graph
+`$filter`), so a split request really gets the matching subset. Faults are scripted per route and
+consumed in order; every request is logged (without its Authorization value) for assertions.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+import ssl
+import threading
+from collections import defaultdict
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, quote, urlparse
+
+import pyarrow as pa
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+
+from pipelines.sources.arrow_rows import parse_datetime
+from pipelines.sources.schemas import RAW_TABLES, WINDOW_COLUMN
+from tests.fakes.dataset import Dataset, in_window, ticks
+
+KQL = re.compile(
+    r'^(?P<table>\w+)\n\| where (?P<col>\w+) >= datetime\((?P<start>[^)]+)\) and (?P=col) < datetime\((?P<end>[^)]+)\)'
+    r'(?P<fw>\n\| where ActionType startswith "Firewall")?$'
+)
+ODATA = re.compile(r"^(?P<col>\w+) ge (?P<start>\S+) and (?P=col) lt (?P<end>\S+)$")
+LA_TABLES = {"DeviceEvents": "device_events", "SecurityAlert": "security_alert", "SecurityIncident": "security_incident"}
+REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real"
+
+
+def _kusto_type(t: pa.DataType) -> str:
+    if pa.types.is_timestamp(t):
+        return "datetime"
+    if t == pa.int32():
+        return "int"
+    if t == pa.int64():
+        return "long"
+    if t == pa.float64():
+        return "real"
+    if t == pa.bool_():
+        return "bool"
+    return "string"
+
+
+def _dotnet_type(t: pa.DataType) -> str:
+    return {"datetime": "DateTime", "int": "Int32", "long": "Int64", "real": "Double", "bool": "Boolean"}.get(
+        _kusto_type(t), "String")
+
+
+def _wire(value: object) -> object:
+    return ticks(value) if isinstance(value, datetime) else value
+
+
+class FakeMicrosoft:
+    def __init__(self, data: Dataset, tls: dict[str, Path], *, client_secret: str, client_cert_pem: bytes):
+        self.data = data
+        self.tls = tls
+        self.client_secret = client_secret
+        self.client_cert = x509.load_pem_x509_certificate(client_cert_pem)
+        self.tokens: set[str] = set()  # kept across reset(): clients cache tokens for the process
+        self.reset()
+
+    def reset(self) -> None:
+        self.faults: dict[str, list[dict]] = defaultdict(list)
+        self.overrides: dict[str, list[object]] = defaultdict(list)
+        self.requests: list[dict] = []
+        self.token_requests: list[dict] = []
+        self.la_row_cap: int | None = None
+        self.la_cap_mode = "partial"  # or "silent": exactly the cap, no error
+        self.hunting_row_cap: int | None = None
+        self.page_size = 3
+        self.hunting_schema_keys = ("name", "type")
+        self.omit_columns: set[str] = set()
+        self.extra_columns = {"TenantId": "string", "SourceSystem": "string", "MachineGroup": "string", "_BilledSize": "real"}
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> FakeMicrosoft:
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.tls["server_cert"], self.tls["server_key"])
+        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def fault(self, route: str, **spec) -> None:
+        """Script one failure for the next request on `route` (la, hunting, incidents, alerts, token)."""
+        self.faults[route].append(spec)
+
+    def routes(self, route: str) -> list[dict]:
+        return [r for r in self.requests if r["route"] == route]
+
+    # -- token endpoint -------------------------------------------------------------------------
+    def token(self, form: dict[str, str]) -> tuple[int, dict]:
+        self.token_requests.append({k: v for k, v in form.items() if k not in ("client_secret", "client_assertion")})
+        ok = form.get("client_secret") == self.client_secret if "client_secret" in form else self._assertion_ok(
+            form.get("client_assertion", ""))
+        if not ok:
+            return 401, {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided."}
+        token = "eyJ0eXAiOiJKV1QifQ." + secrets.token_urlsafe(24)
+        self.tokens.add(token)
+        return 200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token}
+
+    def _assertion_ok(self, assertion: str) -> bool:
+        """The client assertion must be an RS256 JWT signed by the registered certificate's key."""
+        try:
+            header, payload, signature = assertion.split(".")
+            pad = lambda s: base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))  # noqa: E731
+            self.client_cert.public_key().verify(pad(signature), f"{header}.{payload}".encode(), padding.PKCS1v15(),
+                                                 hashes.SHA256())
+            return True
+        except Exception:  # noqa: BLE001 - any malformed or unsigned assertion is simply rejected
+            return False
+
+    # -- Log Analytics --------------------------------------------------------------------------
+    def log_analytics(self, body: dict) -> tuple[int, dict]:
+        match = KQL.match(body.get("query", ""))
+        if not match or match["table"] not in LA_TABLES:
+            return 400, {"error": {"code": "BadArgumentError", "message": "The request had some invalid properties"}}
+        table = LA_TABLES[match["table"]]
+        rows = self._select(table, match, WINDOW_COLUMN[table])
+        span = body.get("timespan")
+        if span:
+            lo, hi = (parse_datetime(p) for p in span.split("/"))
+            rows = [r for r in rows if r.get("TimeGenerated") is not None and lo <= r["TimeGenerated"] <= hi]
+        fields = [f for f in RAW_TABLES[table] if f.name not in self.omit_columns]
+        columns = [{"name": f.name, "type": _kusto_type(f.type)} for f in fields]
+        columns += [{"name": n, "type": t} for n, t in self.extra_columns.items()]
+        error = None
+        if self.la_row_cap is not None and len(rows) > self.la_row_cap:
+            rows = rows[: self.la_row_cap]
+            if self.la_cap_mode == "partial":
+                error = self.recorded_partial_error()
+        out = [[_wire(r.get(f.name)) for f in fields] + [self._extra(n) for n in self.extra_columns] for r in rows]
+        payload = {"tables": [{"name": "PrimaryResult", "columns": columns, "rows": out}]}
+        if error:
+            payload["error"] = error
+        return 200, payload
+
+    def _extra(self, name: str) -> object:
+        return 0.001 if name == "_BilledSize" else ("Azure" if name == "SourceSystem" else "x")
+
+    @staticmethod
+    def recorded_partial_error() -> dict:
+        recordings = json.loads((REAL / "azure_sdk_monitor_query" / "loganalytics_query_api_recordings_extracted.json").read_text())
+        partial = next(v for k, v in recordings.items() if "partial" in k)
+        return partial["response_body"]["error"]
+
+    def _select(self, table: str, match: re.Match, column: str) -> list[dict]:
+        source = {"device_events": self.data.device_events, "security_alert": self.data.sentinel_alerts,
+                  "security_incident": self.data.sentinel_incidents}[table]
+        start, end = parse_datetime(match["start"]), parse_datetime(match["end"])
+        rows = [r for r in source if match["col"] == column and in_window(r.get(column), start, end)]
+        if match["fw"]:
+            rows = [r for r in rows if str(r.get("ActionType", "")).startswith("Firewall")]
+        return sorted(rows, key=lambda r: r[column])
+
+    # -- Graph ----------------------------------------------------------------------------------
+    def hunting(self, body: dict) -> tuple[int, dict]:
+        query = body.get("Query", body.get("query", ""))
+        match = KQL.match(query)
+        if not match or match["table"] != "DeviceEvents":
+            return 400, {"error": {"code": "BadRequest", "message": "Query could not be parsed"}}
+        rows = self._select("device_events", match, "Timestamp")
+        span = body.get("Timespan", body.get("timespan"))
+        if span:
+            lo, hi = (parse_datetime(p) for p in span.split("/"))
+            rows = [r for r in rows if lo <= r["Timestamp"] < hi]
+        if self.hunting_row_cap is not None:
+            rows = rows[: self.hunting_row_cap]
+        fields = [f for f in RAW_TABLES["device_events"] if f.name != "TimeGenerated" and f.name not in self.omit_columns]
+        name_key, type_key = self.hunting_schema_keys
+        schema = [{name_key: f.name, type_key: _dotnet_type(f.type)} for f in fields]
+        results = [{f.name: _wire(r.get(f.name)) for f in fields} for r in rows]
+        return 200, {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#microsoft.graph.security.huntingQueryResults",
+                     "schema": schema, "results": results}
+
+    def listing(self, resource: str, query: dict[str, list[str]], path: str) -> tuple[int, dict]:
+        match = ODATA.match(query.get("$filter", [""])[0])
+        if not match:
+            return 400, {"error": {"code": "BadRequest", "message": "Invalid filter clause"}}
+        objects = self.data.graph_incidents if resource == "incidents" else self.data.graph_alerts
+        start, end = parse_datetime(match["start"]), parse_datetime(match["end"])
+        chosen = sorted((o for o in objects if in_window(parse_datetime(o.get(match["col"])), start, end)),
+                        key=lambda o: o["id"])
+        expand = query.get("$expand", [""])[0] == "alerts"
+        if resource == "incidents" and not expand:
+            chosen = [{k: v for k, v in o.items() if k != "alerts"} for o in chosen]
+        offset = int(query.get("$skiptoken", ["0"])[0])
+        page = chosen[offset: offset + self.page_size]
+        payload: dict = {"@odata.context": f"https://graph.microsoft.com/v1.0/$metadata#security/{resource}", "value": page}
+        if offset + self.page_size < len(chosen):
+            link = f"{self.url}{path}?$filter={quote(query['$filter'][0], safe='')}&$skiptoken={offset + self.page_size}"
+            payload["@odata.nextLink"] = link + ("&$expand=alerts" if expand else "")
+        return 200, payload
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeMicrosoft
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args) -> None:  # keep test output clean
+        pass
+
+    def _send(self, status: int, payload: object, headers: dict | None = None) -> None:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _body(self) -> bytes:
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._dispatch("POST")
+
+    def _route(self, method: str, path: str) -> str:
+        if path.endswith("/v2.0/.well-known/openid-configuration"):
+            return "openid"
+        if path.endswith("/oauth2/v2.0/token"):
+            return "token"
+        if re.fullmatch(r"/v1/workspaces/[0-9a-fA-F-]+/query", path) and method == "POST":
+            return "la"
+        return {"/v1.0/security/runHuntingQuery": "hunting", "/v1.0/security/incidents": "incidents",
+                "/v1.0/security/alerts_v2": "alerts"}.get(path, "unknown")
+
+    def _dispatch(self, method: str) -> None:
+        fake = self.fake
+        parsed = urlparse(self.path)
+        route = self._route(method, parsed.path)
+        raw = self._body() if method == "POST" else b""
+        auth = self.headers.get("Authorization", "")
+        fake.requests.append({"route": route, "method": method, "path": parsed.path, "query": parse_qs(parsed.query),
+                              "body": raw.decode("utf-8", "replace") if route != "token" else "",
+                              "authorized": auth.startswith("Bearer ") and auth[7:] in fake.tokens,
+                              "prefer": self.headers.get("Prefer", "")})
+        if route == "openid":
+            tenant = parsed.path.split("/")[1]
+            base = f"{fake.url}/{tenant}"
+            return self._send(200, {"issuer": f"{base}/v2.0", "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+                                    "token_endpoint": f"{base}/oauth2/v2.0/token",
+                                    "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt"]})
+        if route == "token":
+            form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+            return self._send(*fake.token(form))
+        if route == "unknown":
+            return self._send(404, {"error": {"code": "PathNotFoundError", "message": "The requested path does not exist"}})
+        if not auth.startswith("Bearer ") or auth[7:] not in fake.tokens:
+            return self._send(401, {"error": {"code": "InvalidAuthenticationToken", "message": "Access token is empty."}})
+        if fake.faults[route]:
+            return self._fault(fake.faults[route].pop(0))
+        if fake.overrides[route]:
+            return self._send(200, fake.overrides[route].pop(0))
+        if route == "la":
+            return self._send(*fake.log_analytics(json.loads(raw)))
+        if route == "hunting":
+            return self._send(*fake.hunting(json.loads(raw)))
+        return self._send(*fake.listing(route, parse_qs(parsed.query), parsed.path))
+
+    def _fault(self, spec: dict) -> None:
+        if spec.get("reset"):  # promise a long body, send a little, drop the connection
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b'{"tables": [{"name": "PrimaryResult", "columns": [')
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.close()
+            return
+        if spec.get("malformed"):
+            return self._send(200, b'{"tables": [{"name": "PrimaryResult", "rows": [[1, 2,', {})
+        status = spec.get("status", 500)
+        body = spec.get("body", {"error": {"code": "ServiceError", "message": f"scripted HTTP {status}"}})
+        self._send(status, body, spec.get("headers"))
