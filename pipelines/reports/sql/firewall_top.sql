@@ -1,0 +1,34 @@
+-- Firewall report: one row per report section × top-list kind (device | local_port | remote_port |
+-- process) × item, the 10 largest by blocked events in the report window. Reads fw_daily.
+WITH scoped AS (
+    SELECT
+        CASE action_type
+            WHEN 'FirewallInboundConnectionToAppBlocked' THEN 'app'
+            WHEN 'FirewallInboundConnectionBlocked' THEN 'inbound'
+            WHEN 'FirewallOutboundConnectionBlocked' THEN 'outbound'
+        END AS section,
+        *
+    FROM fw_daily
+    WHERE tenant = $tenant AND day BETWEEN $start AND $end AND action_type <> 'FirewallServiceStopped'
+),
+items AS (
+    SELECT section, 'device' AS kind, coalesce(max(device_name), device_id) AS item,
+           sum(events) AS events, 1 AS devices, count(DISTINCT day) AS days
+    FROM scoped GROUP BY section, device_id
+    UNION ALL
+    SELECT section, 'local_port', local_port::VARCHAR || coalesce(' (' || max(service) || ')', ''),
+           sum(events), count(DISTINCT device_id), count(DISTINCT day)
+    FROM scoped WHERE section <> 'outbound' AND local_port IS NOT NULL GROUP BY section, local_port
+    UNION ALL
+    SELECT section, 'remote_port', remote_port::VARCHAR || coalesce(' (' || max(service) || ')', ''),
+           sum(events), count(DISTINCT device_id), count(DISTINCT day)
+    FROM scoped WHERE section = 'outbound' AND remote_port IS NOT NULL GROUP BY section, remote_port
+    UNION ALL
+    SELECT section, 'process', coalesce(nullif(process, ''), '(unknown program)'),
+           sum(events), count(DISTINCT device_id), count(DISTINCT day)
+    FROM scoped GROUP BY section, process
+)
+SELECT section, kind, item, events::BIGINT AS events, devices::BIGINT AS devices, days::BIGINT AS days
+FROM items
+QUALIFY row_number() OVER (PARTITION BY section, kind ORDER BY events DESC, item) <= 10
+ORDER BY section, kind, events DESC, item;
