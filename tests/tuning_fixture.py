@@ -13,7 +13,7 @@ from models.runner import MODELS_DIR, ModelContext, run_sql_file
 from pipelines.config import Settings, TenantConfig
 
 LATEST_STATE_DDL = """
-CREATE TABLE IF NOT EXISTS incidents AS SELECT * FROM incident_history WHERE false;
+CREATE TABLE IF NOT EXISTS incidents AS SELECT * EXCLUDE (day) FROM incident_history LIMIT 0;
 CREATE TABLE IF NOT EXISTS incident_alerts (tenant VARCHAR, incident_number BIGINT, system_alert_id VARCHAR);
 """
 START = date(2026, 10, 1)
@@ -78,7 +78,7 @@ class TuningFixture:
     def refresh_latest(self) -> None:
         self.con.execute("DELETE FROM incidents")
         self.con.execute(
-            "INSERT INTO incidents SELECT * FROM incident_history "
+            "INSERT INTO incidents SELECT * EXCLUDE (day) FROM incident_history "
             "QUALIFY row_number() OVER (PARTITION BY tenant, incident_number ORDER BY last_modified_time DESC) = 1"
         )
 

@@ -5,22 +5,15 @@
 -- build passes as_of + 1, the backtest passes the start of its held-out window, so a backtest never
 -- sees alerts or classifications from the days it is scored on.
 -- Label: the incident's classification in its last version modified before the cut-off
--- (true_positive | benign_positive | false_positive); open or undetermined incidents, and alerts
--- with no incident, are unlabelled (label NULL). Membership comes from the latest alert bridge
+-- (true_positive | benign_positive | false_positive), read from incident_history (every version;
+-- `day` is the UTC day of LastModifiedTime), so with the live cut-off this is the latest state.
+-- Open or undetermined incidents, and alerts with no incident, are unlabelled (label NULL). Membership comes from the latest alert bridge
 -- (incident_alerts); an alert in several incidents (merges) takes the most recently modified one.
 -- Alerts without an analytic rule id are kept: their true positives still guard exclusions.
 CREATE OR REPLACE TABLE alert_labels AS
-WITH incident_versions AS (
-    SELECT tenant, incident_number, day, last_modified_time, classification, created_time, closed_time
+WITH incident_as_of AS (
+    SELECT tenant, incident_number, last_modified_time, classification, created_time, closed_time
     FROM incident_history
-    UNION ALL
-    -- incidents is the latest history row; included so a pruned history still labels its alerts
-    SELECT tenant, incident_number, day, last_modified_time, classification, created_time, closed_time
-    FROM incidents
-),
-incident_as_of AS (
-    SELECT *
-    FROM incident_versions
     WHERE day < getvariable('fit_end_day')
     QUALIFY row_number() OVER (
         PARTITION BY tenant, incident_number ORDER BY last_modified_time DESC NULLS LAST
