@@ -80,6 +80,7 @@ class FakeMicrosoft:
         self.hunting_row_cap: int | None = None
         self.page_size = 3
         self.hunting_schema_keys = ("name", "type")
+        self.hunting_extra_columns: dict[str, str] = {}
         self.omit_columns: set[str] = set()
         self.extra_columns = {"TenantId": "string", "SourceSystem": "string", "MachineGroup": "string", "_BilledSize": "real"}
 
@@ -190,7 +191,9 @@ class FakeMicrosoft:
         fields = [f for f in RAW_TABLES["device_events"] if f.name != "TimeGenerated" and f.name not in self.omit_columns]
         name_key, type_key = self.hunting_schema_keys
         schema = [{name_key: f.name, type_key: _dotnet_type(f.type)} for f in fields]
-        results = [{f.name: _wire(r.get(f.name)) for f in fields} for r in rows]
+        schema += [{name_key: n, type_key: t} for n, t in self.hunting_extra_columns.items()]
+        results = [{f.name: _wire(r.get(f.name)) for f in fields} | {n: "x" for n in self.hunting_extra_columns}
+                   for r in rows]
         return 200, {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#microsoft.graph.security.huntingQueryResults",
                      "schema": schema, "results": results}
 
