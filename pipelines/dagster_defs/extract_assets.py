@@ -35,7 +35,7 @@ def _extract_asset(table: str, partitions_def: dg.PartitionsDefinition) -> dg.As
         # still requests one run per partition so each can fail and retry on its own.
         backfill_policy=dg.BackfillPolicy.single_run(),
     )
-    def _asset(context: dg.AssetExecutionContext, hunthouse: HunthouseSettings) -> dg.MaterializeResult:
+    def _asset(context, hunthouse: HunthouseSettings) -> dg.MaterializeResult:
         settings = hunthouse.load()
         before = context.run.tags.get(INGESTED_BEFORE_TAG)
         as_of = datetime.fromisoformat(before) if before else None

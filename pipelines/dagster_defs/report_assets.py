@@ -18,7 +18,7 @@ from pipelines.warehouse.readonly import connect_readonly
     owners=["team:hunthouse"],
     description="Per-tenant firewall hardening report (self-contained HTML) for the run's day.",
 )
-def firewall_report(context: dg.AssetExecutionContext, hunthouse: HunthouseSettings) -> dg.MaterializeResult:
+def firewall_report(context, hunthouse: HunthouseSettings) -> dg.MaterializeResult:
     settings = hunthouse.load()
     with connect_readonly(settings.warehouse_path) as con:
         paths = write_firewall_reports(con, settings, as_of(context))
@@ -34,7 +34,7 @@ def firewall_report(context: dg.AssetExecutionContext, hunthouse: HunthouseSetti
     owners=["team:hunthouse"],
     description="Per-owner analytic rule tuning reports (HTML, CSV, JSON, watchlist CSV) for the run's day.",
 )
-def owner_reports(context: dg.AssetExecutionContext, hunthouse: HunthouseSettings) -> dg.MaterializeResult:
+def owner_reports(context, hunthouse: HunthouseSettings) -> dg.MaterializeResult:
     settings = hunthouse.load()
     with connect_readonly(settings.warehouse_path) as con:
         paths = write_owner_reports(con, settings, as_of(context))

@@ -65,7 +65,7 @@ def _specs(tables: dict[str, str], group: str, deps: list[str], kinds: set[str])
     pool=WRITER["pool"],
     description="Loads changed lake partitions into the staging tables of this run's build file.",
 )
-def staging(context: dg.AssetExecutionContext, hunthouse: HunthouseSettings):
+def staging(context, hunthouse: HunthouseSettings):
     settings = hunthouse.load()
     path = build.build_path(settings, run_key(context))
     build.discard_stale_builds(settings, keep=path)
@@ -87,7 +87,7 @@ def _model_asset(group: str, tables: dict[str, str], deps: list[str], summary):
         pool=WRITER["pool"],
         description=f"Builds the {group} models in this run's build file, incrementally where the model allows.",
     )
-    def _models(context: dg.AssetExecutionContext, hunthouse: HunthouseSettings):
+    def _models(context, hunthouse: HunthouseSettings):
         settings = hunthouse.load()
         path = build.build_path(settings, run_key(context))
         if not path.exists():
@@ -140,7 +140,7 @@ tuning_models = _model_asset(
     owners=WRITER["owners"],
     description="The published warehouse: this run's build file, checkpointed and atomically renamed over warehouse.duckdb.",
 )
-def warehouse(context: dg.AssetExecutionContext, hunthouse: HunthouseSettings) -> dg.MaterializeResult:
+def warehouse(context, hunthouse: HunthouseSettings) -> dg.MaterializeResult:
     settings = hunthouse.load()
     path = build.build_path(settings, run_key(context))
     if not path.exists():
