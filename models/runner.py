@@ -64,4 +64,4 @@ def run_group(con: duckdb.DuckDBPyConnection, group: str, params: dict[str, obje
 
 
 def table_counts(con: duckdb.DuckDBPyConnection, tables: list[str]) -> dict[str, int]:
-    return {t: con.execute(f'select count(*) from "{t}"').fetchone()[0] for t in tables}  # noqa: S608 (names from code)
+    return {t: con.execute(f'select count(*) from "{t}"').fetchall()[0][0] for t in tables}  # noqa: S608 (names from code)
