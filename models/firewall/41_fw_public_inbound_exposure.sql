@@ -1,6 +1,8 @@
 -- public_inbound_exposure candidates: one per tenant × device × sensitive local port that public
 -- addresses reached (and the host firewall blocked) in the recent window. Why: the perimeter let
 -- the traffic through; only the host rule stands between the Internet and RDP/SMB/SSH/…
+-- Persistence guard: on ≥ exposure_min_days days or from ≥ exposure_min_sources addresses. A single
+-- address on a single day is a sweep and is reported once, fleet-wide, as remote_scanner.
 INSERT INTO fw_candidates BY NAME
 WITH hits AS (
     SELECT
@@ -11,6 +13,7 @@ WITH hits AS (
         CASE WHEN max(r.protocol) = 'UDP' AND min(r.protocol) = 'UDP' THEN 'UDP' ELSE 'TCP' END AS protocol,
         count(*) AS events,
         count(DISTINCT r.remote_ip) AS remote_ips,
+        count(DISTINCT r.day) AS days,
         min(r.timestamp) AS first_seen,
         max(r.timestamp) AS last_seen
     FROM fw_recent r
@@ -32,8 +35,8 @@ SELECT
     getvariable('as_of') - (getvariable('recent_days') - 1) AS evidence_from,
     getvariable('as_of') AS evidence_to,
     printf('%d inbound connections from %d public addresses to %s/%d (%s) on %s were blocked by the host '
-        || 'firewall in the last %d days: the edge lets this traffic reach the device.',
-        events, remote_ips, protocol, local_port, service, coalesce(device_name, device_id),
+        || 'firewall on %d of the last %d days: the edge lets this traffic reach the device.',
+        events, remote_ips, protocol, local_port, service, coalesce(device_name, device_id), days,
         getvariable('recent_days')) AS explanation,
     printf('Block %s/%d (%s) from the Internet at the perimeter (edge firewall, NSG, router port '
         || 'forwards); keep the host rule as defence in depth. If remote access is needed, publish it '
@@ -42,4 +45,5 @@ SELECT
         || ps_str(printf('Hunthouse: block %s/%d (%s) from Internet', protocol, local_port, service))
         || ' -Direction Inbound -Protocol ' || protocol || ' -LocalPort ' || local_port
         || ' -RemoteAddress Internet -Action Block -Profile Any' AS powershell
-FROM hits;
+FROM hits
+WHERE days >= getvariable('exposure_min_days') OR remote_ips >= getvariable('exposure_min_sources');

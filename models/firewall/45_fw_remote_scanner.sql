@@ -1,9 +1,10 @@
 -- remote_scanner candidates: one per tenant × remote address × day of the recent window on which
 -- the address was blocked inbound on ≥ scanner_min_devices devices. Why: one source touching many
 -- devices is a sweep (external, or a compromised internal host moving laterally).
--- Excluded: multicast/broadcast/unspecified/loopback/invalid sources, and addresses that already
--- reached scanner_min_devices on some day in the baseline_days before the recent window (steady
--- chatter such as a NetBIOS/LLMNR-broadcasting server, not a change).
+-- Excluded: multicast/broadcast/unspecified/loopback/invalid sources, and familiar addresses: the
+-- day's device count must be at least twice the address's largest daily device count in the
+-- baseline_days before the recent window (a busy NetBIOS/LLMNR peer that always reaches 8-14
+-- devices is steady chatter, not a sweep; an address never seen before has a previous max of 0).
 INSERT INTO fw_candidates BY NAME
 WITH bounds AS (
     SELECT
@@ -19,13 +20,13 @@ hits AS (
       AND r.remote_class IN ('public', 'private', 'link-local', 'reserved')
       AND r.devices >= getvariable('scanner_min_devices')
 ),
-steady AS (
-    SELECT DISTINCT r.tenant, r.remote_ip
+familiar AS (
+    SELECT r.tenant, r.remote_ip, max(r.devices) AS max_devices_before
     FROM fw_remote_daily r, bounds b
     WHERE list_contains(getvariable('tenants'), r.tenant)
       AND r.day >= b.before_start AND r.day < b.recent_start
       AND r.direction = 'inbound'
-      AND r.devices >= getvariable('scanner_min_devices')
+    GROUP BY r.tenant, r.remote_ip
 )
 SELECT
     h.tenant,
@@ -51,4 +52,5 @@ SELECT
         || ' -Direction Inbound -RemoteAddress ' || ps_str(h.remote_ip) || ' -Action Block -Profile Any'
         AS powershell
 FROM hits h
-ANTI JOIN steady s ON s.tenant = h.tenant AND s.remote_ip = h.remote_ip;
+LEFT JOIN familiar f ON f.tenant = h.tenant AND f.remote_ip = h.remote_ip
+WHERE h.devices >= 2 * coalesce(f.max_devices_before, 0);

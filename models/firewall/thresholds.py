@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass
 @dataclass(frozen=True)
 class FirewallThresholds:
     recent_days: int = 7  # "recent window": the 7 days ending as_of
+    exposure_min_days: int = 2  # public_inbound_exposure: persistent (≥ 2 days) …
+    exposure_min_sources: int = 3  # … or from several public sources; else it is a one-off sweep
     scanner_min_devices: int = 10  # one remote address blocked on this many devices in a day
     app_min_devices: int = 5  # app_blocked_inbound needs at least this many devices …
     app_min_share: float = 0.10  # … and this share of the tenant's reporting devices
