@@ -14,6 +14,8 @@ import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
+import requests
+
 from pipelines.config import ConfigError, TenantConfig
 from pipelines.sources.errors import SourceError
 
@@ -52,6 +54,24 @@ def is_public_authority(authority_host: str) -> bool:
 def tls_verify() -> str | bool:
     """TLS verification is always on; a custom CA bundle may come from the usual variables."""
     return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE") or True
+
+
+class VerifyingSession(requests.Session):
+    """A requests session that passes `verify` on every call.
+
+    requests (2.34 here) ignores `Session.verify` when a call leaves `verify` unset, so MSAL's own
+    session would fall back to certifi and reject a private CA named in SSL_CERT_FILE.
+    """
+
+    def __init__(self, verify: str | bool, timeout: tuple[float, float] = (30.0, 240.0)) -> None:
+        super().__init__()
+        self._verify = verify
+        self._timeout = timeout
+
+    def request(self, method, url, **kwargs):  # noqa: D102 - same contract as requests.Session
+        kwargs["verify"] = self._verify
+        kwargs.setdefault("timeout", self._timeout)
+        return super().request(method, url, **kwargs)
 
 
 def quiet_sdk_logging() -> None:
@@ -134,7 +154,7 @@ def msal_app(tenant: TenantConfig):
                 tenant.client_id,
                 client_credential=credential,
                 authority=f"{tenant.authority_host.rstrip('/')}/{tenant.tenant_id}",
-                verify=tls_verify(),
+                http_client=VerifyingSession(tls_verify()),
                 token_cache=msal.TokenCache(),
                 **options,
             )

@@ -14,7 +14,13 @@ from urllib.parse import urlparse
 import requests
 
 from pipelines.config import TenantConfig
-from pipelines.sources.azure_auth import graph_scope, msal_app, quiet_sdk_logging, tls_verify
+from pipelines.sources.azure_auth import (
+    VerifyingSession,
+    graph_scope,
+    msal_app,
+    quiet_sdk_logging,
+    tls_verify,
+)
 from pipelines.sources.base import FetchStats
 from pipelines.sources.errors import AccessDenied, Retryable, SourceError, SplitNeeded
 from pipelines.sources.resilience import RetryPolicy, call_with_retries, parse_retry_after
@@ -45,8 +51,7 @@ class GraphClient:
     def session(self) -> requests.Session:
         if self._session is None:
             quiet_sdk_logging()
-            self._session = requests.Session()
-            self._session.verify = tls_verify()
+            self._session = VerifyingSession(tls_verify(), self.timeout)
         return self._session
 
     def _token(self) -> str:

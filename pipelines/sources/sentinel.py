@@ -72,6 +72,8 @@ class SentinelSource:
         self.row_cap = row_cap
         self.retry = RetryPolicy(tenant.max_attempts, sleep=sleep, rng=rng or random.Random())
         self._client = None
+        self._credential = None
+        self.audience = log_analytics_audience(tenant.log_analytics_endpoint)
 
     @property
     def client(self):
@@ -79,10 +81,11 @@ class SentinelSource:
             from azure.monitor.query import LogsQueryClient
 
             quiet_sdk_logging()
+            self._credential = azure_credential(self.tenant)
             self._client = LogsQueryClient(
-                azure_credential(self.tenant),
+                self._credential,
                 endpoint=self.tenant.log_analytics_endpoint,
-                audience=log_analytics_audience(self.tenant.log_analytics_endpoint),
+                audience=self.audience,
                 retry_total=0,  # retries happen in call_with_retries, with the injectable sleep
                 connection_verify=tls_verify(),
                 connection_timeout=30,
@@ -113,6 +116,7 @@ class SentinelSource:
         from azure.monitor.query import LogsQueryStatus
 
         query = window_query(table, window, firewall_only=not self.tenant.all_device_events)
+        self._ensure_token()
         try:
             result = self.client.query_workspace(
                 self.tenant.workspace_id, query, timespan=self._timespan(table, window),
@@ -139,6 +143,22 @@ class SentinelSource:
         columns = [[row[i] for row in primary.rows] for i in range(len(primary.columns))]
         return table_from_columns(primary.columns, primary.columns_types, columns)
 
+    def _ensure_token(self) -> None:
+        """Get (or reuse) the token first: LogsQueryClient would re-raise a credential failure as a
+        bare HttpResponseError, losing the difference between "cannot authenticate" and "bad response"."""
+        if self._credential is None:
+            self.client  # noqa: B018 - builds the client and its credential
+        try:
+            self._credential.get_token(self.audience + "/.default")
+        except ClientAuthenticationError as exc:
+            if _is_tls_failure(exc):
+                raise self._tls_error() from None
+            detail = (str(exc.message or "").splitlines() or [""])[0][:300]
+            raise AccessDenied(
+                f"tenant '{self.tenant.name}': no Log Analytics token for client {self.tenant.client_id} from "
+                f"{self.tenant.authority_host}: {detail}"
+            ) from None
+
     def _tls_error(self) -> SourceError:
         return SourceError(
             f"tenant '{self.tenant.name}': TLS certificate verification failed for {self.tenant.log_analytics_endpoint} "
@@ -149,14 +169,8 @@ class SentinelSource:
     def _classify(self, exc: HttpResponseError) -> Exception:
         status = exc.status_code
         if status is None:
-            if isinstance(exc, ClientAuthenticationError):  # raised by the credential: no token at all
-                detail = (str(exc.message or "").splitlines() or [""])[0][:300]
-                if _is_tls_failure(exc):
-                    return self._tls_error()
-                return AccessDenied(
-                    f"tenant '{self.tenant.name}': no Log Analytics token for client {self.tenant.client_id} from "
-                    f"{self.tenant.authority_host}: {detail}"
-                )
+            if _is_tls_failure(exc):
+                return self._tls_error()
             return Retryable(f"incomplete response ({type(exc).__name__})")
         if status < 400:  # the SDK re-raises a body it could not read (reset mid-body, bad JSON) this way
             return Retryable(f"HTTP {status} with an unreadable body")
