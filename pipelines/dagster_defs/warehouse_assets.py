@@ -30,7 +30,9 @@ STAGING_TABLES = {
     "load_log": "One row per lake partition load: rows, query windows, splits, retries, watermark.",
 }
 FIREWALL_TABLES = {
+    "fw_port_services": "Well-known port → service name seed table used by the firewall models.",
     "fw_daily": "Daily rollup of blocked connections per device, direction, process, ports and remote class.",
+    "fw_remote_daily": "Daily rollup per remote address: devices and events it was blocked on (scanner detection).",
     "fw_baseline": "Trailing-window baseline per device and fleet: days seen, median, p95, MAD.",
     "fw_findings": "Firewall hardening findings for the run's day, with drafts and hunting KQL.",
 }
@@ -38,8 +40,11 @@ TUNING_TABLES = {
     "alert_labels": "Each alert with the label of its latest incident.",
     "rule_noise": "Per analytic rule: volume, label mix, shrunk benign rate with 90% interval, hours wasted, rank.",
     "rule_top_entities": "Top ten entities per analytic rule with their share and label mix.",
+    "tuning_exclusion_candidates": "Every judged exclusion candidate with its evidence and verdict.",
     "tuning_recommendations": "Recommended exclusions (single entities and pairs) with evidence and KQL.",
     "tuning_backtest": "Recommendations fitted without the last N days, replayed on them.",
+    "tuning_backtest_exclusions": "Effect of each backtested exclusion on the held-out days.",
+    "tuning_rule_priors": "The Beta prior fitted per tenant across rules (empirical Bayes).",
 }
 WRITER = {"pool": "duckdb_writer", "owners": ["team:hunthouse"]}
 
@@ -105,25 +110,17 @@ def _model_asset(group: str, tables: dict[str, str], deps: list[str], summary):
 
 
 def _firewall_summary(con, ctx: ModelContext) -> dict:
-    rows = con.execute(
-        "SELECT tenant, finding_type, severity, count(*) FROM fw_findings WHERE as_of = ? GROUP BY ALL ORDER BY ALL",
-        [ctx.as_of],
-    ).fetchall()
-    table = "| tenant | finding | severity | count |\n|---|---|---|---|\n" + "\n".join(
-        f"| {t} | {f} | {s} | {n} |" for t, f, s, n in rows
-    )
-    return {"fw_findings": {"findings": dg.MetadataValue.md(table)}}
+    from pipelines.reports.firewall import findings_summary
+
+    parts = [f"**{t}**\n\n" + findings_summary(con, t, ctx.as_of)["markdown"] for t in ctx.tenants]
+    return {"fw_findings": {"findings": dg.MetadataValue.md("\n\n".join(parts))}}
 
 
 def _tuning_summary(con, ctx: ModelContext) -> dict:
-    rows = con.execute(
-        """SELECT tenant, rank, rule_name, alerts, round(benign_rate_mean, 2), round(benign_hours, 1)
-           FROM rule_noise ORDER BY tenant, rank LIMIT 40"""
-    ).fetchall()
-    table = "| tenant | rank | rule | alerts | benign rate | benign hours |\n|---|---|---|---|---|---|\n" + "\n".join(
-        "| " + " | ".join(str(v).replace("|", "/") for v in r) + " |" for r in rows
-    )
-    return {"rule_noise": {"noise_ranking": dg.MetadataValue.md(table)}}
+    from pipelines.reports.owners import noise_summary
+
+    parts = [f"**{t}**\n\n" + noise_summary(con, t)["top_rules_markdown"] for t in ctx.tenants]
+    return {"rule_noise": {"noise_ranking": dg.MetadataValue.md("\n\n".join(parts))}}
 
 
 firewall_models = _model_asset("firewall", FIREWALL_TABLES, ["device_events"], _firewall_summary)
