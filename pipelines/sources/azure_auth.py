@@ -81,9 +81,9 @@ def quiet_sdk_logging() -> None:
     NetworkTraceLoggingPolicy (which would print bodies) is never enabled, and the Graph client
     logs only method, path and status (tests/test_connector_security.py checks all three).
     """
-    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
-        for name in _SDK_LOGGERS:
-            logging.getLogger(name).setLevel(logging.WARNING)
+    debug = logging.getLogger().getEffectiveLevel() <= logging.DEBUG
+    for name in _SDK_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if debug else logging.WARNING)
 
 
 def _key(tenant: TenantConfig) -> tuple:
