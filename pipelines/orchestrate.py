@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -19,6 +20,9 @@ from pathlib import Path
 from pipelines.config import PACKAGE_ROOT, Settings
 
 Progress = Callable[[str], None]
+# Dagster's console logger speaks at DEBUG by default; the CLI prints its own progress, and the full
+# event log stays in the instance (the UI shows it).
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 @dataclass
@@ -31,6 +35,11 @@ class RunOutcome:
 
 def prepare_instance(settings: Settings) -> Path:
     """Point DAGSTER_HOME at <home>/dagster with the project's dagster.yaml."""
+    import dagster as dg
+
+    # beta/preview notices (backfill_policy, partitioned checks) are for developers, not operators
+    for category in (dg.BetaWarning, dg.PreviewWarning):
+        warnings.filterwarnings("ignore", category=category)
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     source = PACKAGE_ROOT / "dagster.yaml"
@@ -55,18 +64,17 @@ def _run_extract(
     with dg.DagsterInstance.get() as instance:
         if first == last:
             result = job.execute_in_process(
-                partition_key=partition_key(*first), instance=instance, tags=tags, raise_on_error=False
+                partition_key=partition_key(*first), instance=instance, tags=tags, raise_on_error=False, run_config=QUIET
             )
         else:
             range_tags = {
                 ASSET_PARTITION_RANGE_START_TAG: str(partition_key(*first)),
                 ASSET_PARTITION_RANGE_END_TAG: str(partition_key(*last)),
             }
-            result = job.execute_in_process(instance=instance, tags={**tags, **range_tags}, raise_on_error=False)
-    error = ""
-    if not result.success:
-        failures = [e for e in result.all_events if e.is_step_failure]
-        error = failures[0].step_failure_data.error.message.strip().splitlines()[-1] if failures else "run failed"
+            result = job.execute_in_process(
+                instance=instance, tags={**tags, **range_tags}, raise_on_error=False, run_config=QUIET
+            )
+    error = "" if result.success else _first_failure(result)
     name = f"{first[0]} {first[1]}" if first == last else f"{first[1]} → {last[1]}"
     return name, result.success, error
 
@@ -112,12 +120,23 @@ def run_warehouse(settings: Settings, as_of: date, tags: dict[str, str]) -> tupl
 
     job = build_defs(settings).resolve_job_def("warehouse")
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, tags={**tags, AS_OF_TAG: as_of.isoformat()}, raise_on_error=False)
-    error = ""
-    if not result.success:
-        failures = [e for e in result.all_events if e.is_step_failure]
-        error = failures[0].step_failure_data.error.message.strip() if failures else "run failed"
+        result = job.execute_in_process(
+            instance=instance, tags={**tags, AS_OF_TAG: as_of.isoformat()}, raise_on_error=False, run_config=QUIET
+        )
+    error = "" if result.success else _first_failure(result)
     return result.success, result.run_id, error
+
+
+def _first_failure(result) -> str:
+    """One line: the failed step and the innermost error message (the event log has the rest)."""
+    failures = [e for e in result.all_events if e.is_step_failure]
+    if not failures:
+        return f"run {result.run_id[:8]} failed"
+    error = failures[0].step_failure_data.error
+    while error.cause is not None:
+        error = error.cause
+    message = (error.message or "").strip().splitlines()
+    return f"step {failures[0].step_key}: {message[0] if message else error.cls_name} (run {result.run_id[:8]})"
 
 
 def run_pipeline(
