@@ -102,16 +102,14 @@ def cmd_sql(args, settings: config.Settings) -> int:
         raise UserError(str(exc)) from None
     with con:
         try:
-            rel = con.sql(args.query)
+            cursor = con.execute(args.query)
+            if cursor.description is None:
+                return 0
+            columns = [d[0] for d in cursor.description]
+            rows = cursor.fetchmany(args.limit + 1)
         except duckdb.Error as exc:
             raise UserError(f"query failed: {str(exc).splitlines()[0]}") from None
-        if rel is None:
-            return 0
-        try:
-            rows = rel.fetchmany(args.limit + 1)
-        except duckdb.Error as exc:
-            raise UserError(f"query failed: {str(exc).splitlines()[0]}") from None
-        _print_table(rel.columns, rows[: args.limit])
+        _print_table(columns, rows[: args.limit])
         if len(rows) > args.limit:
             say(f"(first {args.limit} rows; use --limit to see more)")
     return 0
