@@ -206,6 +206,13 @@ def test_as_of_applies_to_alerts_and_incident_updates(world):
         assert got.num_rows == expected > 0
 
 
+def test_an_as_of_date_means_the_midnight_after_it():
+    day = START + timedelta(days=15)
+    by_date = fetch(SampleSource(TENANT, as_of=day), "device_events", day_window(day))
+    assert by_date.equals(fetch(SampleSource(TENANT, as_of=utc(day + timedelta(days=1))), "device_events",
+                                day_window(day)))
+
+
 def test_naive_as_of_is_refused():
     with pytest.raises(ValueError, match="timezone-aware"):
         SampleSource(TENANT, as_of=datetime(2026, 10, 5))

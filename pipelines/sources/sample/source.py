@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -31,13 +31,18 @@ class SampleSource:
 
     `as_of` simulates the moment of the query: only rows ingested by then (TimeGenerated <= as_of)
     are returned, so a partition pulled at midnight misses its late rows and a re-pull gets them.
+    A date means the midnight after it (a nightly run for that day). None = everything.
     """
 
     kind = "sample"
 
-    def __init__(self, tenant: TenantConfig, as_of: datetime | None = None, params: SimulationParams | None = None):
+    def __init__(self, tenant: TenantConfig, as_of: datetime | date | None = None,
+                 params: SimulationParams | None = None):
+        if isinstance(as_of, date) and not isinstance(as_of, datetime):
+            # a run "as of" a day happens once that day is over: rows ingested by the next midnight
+            as_of = datetime.combine(as_of + timedelta(days=1), datetime.min.time(), UTC)
         if as_of is not None and as_of.tzinfo is None:
-            raise ValueError("as_of must be a timezone-aware UTC datetime")
+            raise ValueError("as_of must be a timezone-aware UTC datetime (or a date: the midnight after it)")
         self.tenant = tenant
         self.params = params or SimulationParams.from_scale(tenant.scale)
         self.world = World(tenant, self.params)
