@@ -11,6 +11,7 @@ import dagster as dg
 
 from pipelines import config
 from pipelines.dagster_defs import report_assets, warehouse_assets
+from pipelines.dagster_defs.checks import quality_checks
 from pipelines.dagster_defs.extract_assets import extract_assets
 from pipelines.dagster_defs.partitions import tenant_day_partitions
 from pipelines.dagster_defs.resources import HunthouseSettings
@@ -39,6 +40,7 @@ def build_defs(settings: config.Settings) -> dg.Definitions:
     )
     return dg.Definitions(
         assets=[*raw_assets, *downstream],
+        asset_checks=quality_checks(parts),
         jobs=[extract_job, warehouse_job],
         schedules=[nightly_schedule(settings, extract_job)],
         sensors=[warehouse_after_extracts(settings, warehouse_job)],

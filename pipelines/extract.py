@@ -20,7 +20,8 @@ from pipelines.config import Settings
 from pipelines.lake import Manifest, write_partition
 from pipelines.sources.base import FetchStats, Source, Window
 from pipelines.sources.factory import make_source
-from pipelines.sources.schemas import WINDOW_COLUMN, conform
+from pipelines.sources.schemas import WINDOW_COLUMN
+from quality.row_rules import conform_or_quarantine, screen_rows, source_columns
 
 KEY_COLUMNS = {
     "device_events": ("Timestamp", "DeviceId", "ActionType"),
@@ -79,15 +80,23 @@ def extract_partition(
     window = day_window(day)
     stats = FetchStats()
     quarantine: list[pa.Table] = []
+    seen_columns: set[str] = set()
+    batches = 0
     started = time.monotonic()
 
     def good_batches() -> Iterator[pa.Table]:
+        nonlocal batches
         for batch in source.fetch(table, window, stats):
-            conformed, extra = conform(batch, table)
+            batches += 1
+            seen_columns.update(source_columns(batch, table))
+            # quality/row_rules.py: values that do not fit their type, bad ports, future timestamps
+            # and malformed JSON are quarantined with a reason instead of failing the load.
+            conformed, extra, untyped = conform_or_quarantine(batch, table)
             if extra:
                 stats.dropped_columns = sorted(set(stats.dropped_columns) | set(extra))
             good, bad = split_bad_rows(conformed, table, window)
-            quarantine.append(bad)
+            good, screened = screen_rows(good, table)
+            quarantine.extend([untyped, bad, screened])
             yield good
 
     def check_share(rows: int, bad: int) -> None:
@@ -107,6 +116,8 @@ def extract_partition(
             "watermark": stats.watermark.isoformat() if stats.watermark else None,
             "dropped_columns": stats.dropped_columns,
             "source_kind": tenant.kind,
+            # contract columns the source actually sent (quality checks a required one is missing)
+            "source_columns": sorted(seen_columns) if batches else None,
         }
 
     return write_partition(

@@ -1,0 +1,156 @@
+"""Run the suites: raw lake partitions (extract runs) and the build file's tables (warehouse runs).
+
+The Dagster checks in pipelines/dagster_defs/checks.py are thin wrappers around these functions.
+"""
+
+from __future__ import annotations
+
+import statistics
+from datetime import UTC, date, datetime, timedelta
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from pipelines.config import Settings
+from pipelines.extract import day_window
+from pipelines.lake import list_manifests, partition_dir, read_manifest
+from quality.engine import Outcome, bucketed_chunks, validate_tables
+from quality.results import load_partition_results, save_partition_results
+from quality.suites.metrics import BUSY_MEDIAN, COVERAGE_SUITE, PARTITION_SUITE, source_columns_suite
+from quality.suites.raw import RAW_KEYS, RAW_SUITES, REQUIRED_SOURCE_COLUMNS
+from quality.suites.staging import MODEL_SUITES, STAGING_SUITES
+
+# Boundary tolerance of the window expectations (clock skew between device and service).
+WINDOW_TOLERANCE = timedelta(minutes=5)
+# How far past "now" a timestamp may be before it counts as in the future.
+CLOCK_SKEW = timedelta(minutes=5)
+TRAILING_DAYS = 28
+
+
+def window_params(day: date, now: datetime | None = None) -> dict:
+    window = day_window(day)
+    return {
+        "window_start": pd.Timestamp(window.start - WINDOW_TOLERANCE),
+        "window_end": pd.Timestamp(window.end + WINDOW_TOLERANCE),
+        "not_after": pd.Timestamp((now or datetime.now(UTC)) + CLOCK_SKEW),
+    }
+
+
+def partition_label(tenant: str, day: date | str) -> str:
+    return f"{tenant}|{day}"
+
+
+def _trailing_median(settings: Settings, table: str, tenant: str, day: date) -> float | None:
+    start = day - timedelta(days=TRAILING_DAYS)
+    rows = [
+        m.rows for m in list_manifests(settings.lake_root, table)
+        if m.tenant == tenant and start <= date.fromisoformat(m.day) < day
+    ]
+    return statistics.median(rows) if rows else None
+
+
+def partition_metrics(settings: Settings, table: str, tenant: str, day: date, rows: int, quarantined: int) -> pa.Table:
+    total = rows + quarantined
+    median = _trailing_median(settings, table, tenant, day)
+    return pa.table({
+        "rows": [rows],
+        "quarantined": [quarantined],
+        "bad_share": [quarantined / total if total else 0.0],
+        "threshold": [settings.quarantine_threshold],
+        "trailing_median": [median],
+        "ratio_to_median": [rows / median if median else None],
+        "busy_but_empty": [bool(rows == 0 and median is not None and median >= BUSY_MEDIAN)],
+    })
+
+
+def check_raw_partition(settings: Settings, table: str, tenant: str, day: date, run_id: str) -> list[Outcome]:
+    """Validate one committed lake partition; save the results beside its manifest."""
+    asset, label = f"raw_{table}", partition_label(tenant, day)
+    directory = partition_dir(settings.lake_root, table, tenant, day)
+    manifest = read_manifest(directory)
+    if manifest is None:
+        return [Outcome(asset, label, "committed partition exists", "ERROR", False, "no manifest", None,
+                        "the extract did not commit this partition")]
+    outcomes = []
+    source_columns = manifest.stats.get("source_columns")
+    if source_columns is not None:
+        required = REQUIRED_SOURCE_COLUMNS[table]
+        frame = pa.table({c: pa.array([], pa.string()) for c in dict.fromkeys(source_columns)})
+        outcomes += validate_tables(asset, label, f"{asset}_source", source_columns_suite(table, required), [frame])
+    with duckdb.connect() as con:
+        chunks = bucketed_chunks(con, "SELECT * FROM read_parquet(?)", [manifest.file], RAW_KEYS[table])
+        outcomes += validate_tables(asset, label, asset, RAW_SUITES[table], chunks, window_params(day))
+    metrics = partition_metrics(settings, table, tenant, day, manifest.rows, manifest.quarantined)
+    outcomes += validate_tables(asset, label, f"{asset}_partition", PARTITION_SUITE, [metrics])
+    save_partition_results(directory, manifest.sha256, run_id, outcomes)
+    return outcomes
+
+
+def raw_results_for_build(con: duckdb.DuckDBPyConnection, settings: Settings, changed, run_id: str) -> list[Outcome]:
+    """Raw results of the partitions this build loaded: saved by the extract run when they describe
+    the loaded file, else validated now (e.g. a lake written outside Dagster)."""
+    loaded = dict(
+        ((t, n, d), sha) for t, n, d, sha in con.execute(
+            """SELECT tbl, tenant, day, sha256 FROM load_log
+               QUALIFY row_number() OVER (PARTITION BY tbl, tenant, day ORDER BY loaded_at DESC) = 1"""
+        ).fetchall()
+    )
+    outcomes: list[Outcome] = []
+    for table, tenant, day in sorted(set(changed)):
+        directory = partition_dir(settings.lake_root, table, tenant, day)
+        saved = load_partition_results(directory, loaded.get((table, tenant, day), ""))
+        outcomes += saved[2] if saved else check_raw_partition(settings, table, tenant, day, run_id)
+    return outcomes
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchone()[0])
+
+
+def check_table(con: duckdb.DuckDBPyConnection, asset: str, changed, as_of: date, tenants: list[str]) -> list[Outcome]:
+    """Validate what this run changed in one staging or model table of the build file."""
+    suite, scope = {**STAGING_SUITES, **MODEL_SUITES}[asset]
+    if not _has_table(con, asset):
+        return [Outcome(asset, "", "table exists", "ERROR", False, "missing from the build file", None,
+                        "the asset was materialised, so its table must exist")]
+    if scope.by == "tenant_day":
+        targets = sorted({(n, d) for t, n, d in changed if t == "device_events"})
+        bind = [([n, d], partition_label(n, d), window_params(d)) for n, d in targets]
+    elif scope.by == "as_of":
+        bind = [([n, as_of], partition_label(n, as_of), window_params(as_of)) for n in tenants]
+    else:
+        changed_tenants = sorted({n for _, n, _ in changed}) if asset not in MODEL_SUITES else tenants
+        bind = [([n], n, window_params(as_of)) for n in changed_tenants]
+    outcomes: list[Outcome] = []
+    for params, label, gx_params in bind:
+        chunks = bucketed_chunks(con, scope.sql, params, scope.keys)
+        outcomes += validate_tables(asset, label, asset, suite, chunks, gx_params)
+    if asset == "incidents":
+        outcomes += coverage(con, [p[0][0] for p in bind])
+    return outcomes
+
+
+def coverage(con: duckdb.DuckDBPyConnection, tenants: list[str]) -> list[Outcome]:
+    """Share of labelled incidents whose alerts are all present in alerts, per tenant."""
+    outcomes = []
+    for tenant in tenants:
+        labelled, covered = con.execute(
+            """
+            WITH labelled AS (
+                SELECT incident_number, alert_ids FROM incidents
+                WHERE tenant = ? AND classification IS NOT NULL AND len(alert_ids) > 0
+            )
+            SELECT count(*),
+                   count(*) FILTER (WHERE NOT EXISTS (
+                       SELECT 1 FROM (SELECT unnest(l.alert_ids) AS id) AS x
+                       WHERE x.id NOT IN (SELECT system_alert_id FROM alerts WHERE tenant = ?)))
+            FROM labelled AS l
+            """,
+            [tenant, tenant],
+        ).fetchall()[0]
+        if not labelled:
+            continue
+        frame = pa.table({"labelled_incidents": [labelled], "coverage": [covered / labelled]})
+        outcomes += validate_tables("incidents", tenant, "incidents_coverage", COVERAGE_SUITE, [frame])
+    return outcomes

@@ -1,0 +1,62 @@
+"""The quality_results table (written into the run's build file, so results publish with it) and the
+per-partition result file that raw checks leave beside the lake manifest for the warehouse run."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from quality.engine import Outcome
+
+DDL = """
+CREATE TABLE IF NOT EXISTS quality_results (
+    run_id VARCHAR NOT NULL,
+    checked_at TIMESTAMPTZ NOT NULL,
+    asset VARCHAR NOT NULL,
+    partition VARCHAR,
+    expectation VARCHAR NOT NULL,
+    severity VARCHAR NOT NULL,
+    success BOOLEAN NOT NULL,
+    observed_value VARCHAR,
+    unexpected_count BIGINT
+)
+"""
+RESULT_FILE = "_quality.json"
+
+
+def write_results(con: duckdb.DuckDBPyConnection, run_id: str, outcomes: list[Outcome], checked_at: datetime | None = None) -> None:
+    """Replace this run's rows for the assets in `outcomes` (a retried check step stays idempotent)."""
+    con.execute(DDL)
+    checked_at = checked_at or datetime.now(UTC)
+    for asset in sorted({o.asset for o in outcomes}):
+        con.execute("DELETE FROM quality_results WHERE run_id = ? AND asset = ?", [run_id, asset])
+    if outcomes:
+        con.executemany(
+            "INSERT INTO quality_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [[run_id, checked_at, o.asset, o.partition, o.expectation, o.severity, o.success, o.observed_value,
+              o.unexpected_count] for o in outcomes],
+        )
+
+
+def save_partition_results(directory: Path, sha256: str, run_id: str, outcomes: list[Outcome]) -> None:
+    """Results of a raw partition, tied to the Parquet file they describe (by its hash)."""
+    doc = {"sha256": sha256, "run_id": run_id, "checked_at": datetime.now(UTC).isoformat(),
+           "outcomes": [asdict(o) for o in outcomes]}
+    tmp = directory / f".{RESULT_FILE}.tmp"
+    tmp.write_text(json.dumps(doc, default=str), encoding="utf-8")
+    tmp.replace(directory / RESULT_FILE)
+
+
+def load_partition_results(directory: Path, sha256: str) -> tuple[str, datetime, list[Outcome]] | None:
+    """The saved results if they describe exactly this file, else None (validate again)."""
+    path = directory / RESULT_FILE
+    if not path.exists():
+        return None
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    if doc.get("sha256") != sha256:
+        return None
+    return doc["run_id"], datetime.fromisoformat(doc["checked_at"]), [Outcome(**o) for o in doc["outcomes"]]

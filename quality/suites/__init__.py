@@ -1,0 +1,1 @@
+"""Expectation suites: one per raw lake table, staging table and main model (see quality/checks.py)."""

@@ -1,0 +1,69 @@
+"""Building blocks shared by the suites."""
+
+from __future__ import annotations
+
+import great_expectations as gx
+import pyarrow as pa
+
+from quality.checks import NOT_AFTER, TYPE_NAMES, WINDOW_END, WINDOW_START, Check, error, warn
+
+E = gx.expectations
+CLASSIFICATIONS = ["true_positive", "benign_positive", "false_positive", "undetermined"]
+
+
+def type_name(arrow_type: pa.DataType) -> str:
+    if pa.types.is_timestamp(arrow_type):
+        return TYPE_NAMES["timestamp"]
+    return TYPE_NAMES[str(arrow_type)]
+
+
+def typed_columns(schema: pa.Schema, names: list[str]) -> list[Check]:
+    """Required columns with their types. ERROR: SQL models address these columns by name and type."""
+    return [
+        error(
+            E.ExpectColumnValuesToBeOfType(column=name, type_=type_name(schema.field(name).type)),
+            "models and staging SQL read this column with this type; a missing or retyped column breaks them",
+        )
+        for name in names
+    ]
+
+
+def not_null(columns: list[str], why: str) -> list[Check]:
+    return [error(E.ExpectColumnValuesToNotBeNull(column=c), why) for c in columns]
+
+
+def ports(columns: list[str]) -> list[Check]:
+    return [
+        error(
+            E.ExpectColumnValuesToBeBetween(column=c, min_value=0, max_value=65535),
+            "a port outside 0-65535 is corrupt input; extract quarantines such rows, so one here bypassed it",
+        )
+        for c in columns
+    ]
+
+
+def in_window(column: str) -> Check:
+    return error(
+        E.ExpectColumnValuesToBeBetween(column=column, min_value=WINDOW_START, max_value=WINDOW_END),
+        "the column places the row in its partition; a row outside the window (plus tolerance) would be "
+        "counted on the wrong day by every daily model",
+        "inside the partition window",
+    )
+
+
+def not_future(column: str) -> Check:
+    return error(
+        E.ExpectColumnValuesToBeBetween(column=column, max_value=NOT_AFTER),
+        "an event cannot happen after it was extracted; a future timestamp is a clock or parsing error "
+        "and would poison trailing baselines",
+        "not in the future",
+    )
+
+
+def json_parses(column: str, severity: str = "WARN", why: str = "") -> Check:
+    make = warn if severity == "WARN" else error
+    return make(E.ExpectColumnValuesToBeJsonParseable(column=column), why or f"{column} is JSON text in Microsoft's schema")
+
+
+def unique(columns: list[str], why: str) -> Check:
+    return error(E.ExpectCompoundColumnsToBeUnique(column_list=columns), why)

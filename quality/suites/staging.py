@@ -1,0 +1,146 @@
+"""Suites of the published staging tables and the main models, run on this run's build file.
+
+Each suite has a scope query (bound parameters only) that selects what this run changed: one
+(tenant, day) of device_events, or every row of a tenant for the small per-tenant tables, whose
+latest state is recomputed per tenant. `keys` bucket large scopes into chunks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from quality.checks import Check, error, warn
+from quality.suites.common import (
+    CLASSIFICATIONS,
+    E,
+    in_window,
+    json_parses,
+    not_future,
+    not_null,
+    ports,
+    unique,
+)
+
+NULL_KEY = "the natural key; a null would merge or drop rows in every join and de-duplication"
+DEDUP = "staging de-duplicates on this key; a duplicate after it means the model would double count"
+
+
+def types(spec: dict[str, str]) -> list[Check]:
+    return [
+        error(E.ExpectColumnValuesToBeOfType(column=c, type_=t), "models read this column with this type")
+        for c, t in spec.items()
+    ]
+
+
+@dataclass(frozen=True)
+class Scope:
+    sql: str  # selects the rows to validate; parameters bound in order
+    by: str  # "tenant_day" (params tenant, day) or "tenant" (param tenant) or "as_of" (params tenant, as_of)
+    keys: tuple[str, ...]
+
+
+DEVICE_EVENTS = [
+    *types({"timestamp": "Timestamp", "device_id": "str", "action_type": "str", "remote_port": "int32",
+            "local_port": "int32", "report_id": "int64"}),
+    *not_null(["timestamp", "device_id", "action_type"], NULL_KEY),
+    in_window("timestamp"),
+    not_future("timestamp"),
+    *ports(["remote_port", "local_port"]),
+    unique(["tenant", "device_id", "timestamp", "report_id", "action_type"], DEDUP),
+    json_parses("additional_fields", "WARN", "staging stores text that is not JSON as a JSON string, so this only warns"),
+    warn(
+        E.ExpectColumnValuesToMatchRegex(column="action_type", regex="^Firewall"),
+        "non-firewall ActionTypes are ignored by the firewall models (expected only with all_device_events)",
+    ),
+]
+
+ALERTS = [
+    *types({"system_alert_id": "str", "time_generated": "Timestamp", "rule_id": "str", "alert_name": "str"}),
+    *not_null(["system_alert_id", "time_generated"], NULL_KEY),
+    error(E.ExpectColumnValuesToNotBeNull(column="rule_id"), "tuning groups alerts by rule_id; staging always derives one"),
+    not_future("time_generated"),
+    unique(["tenant", "system_alert_id"], "alerts holds the latest version per alert; a duplicate double counts rule noise"),
+    json_parses("entities", "WARN", "NULL when the source was not JSON (quarantined); parseable otherwise"),
+    json_parses("extended_properties", "WARN", "the rule id and name come from it"),
+]
+
+ALERT_ENTITIES = [
+    *not_null(["system_alert_id", "entity_ordinal", "entity_type"], NULL_KEY),
+    unique(["tenant", "system_alert_id", "entity_ordinal"], DEDUP),
+    warn(
+        E.ExpectColumnValuesToMatchRegex(column="entity_type", regex="^[a-z0-9_-]+$"),
+        "entity types are lower-cased by staging; another casing splits one entity type into two in the tuning reports",
+    ),
+    json_parses("properties", "WARN", "the entity's fields as JSON"),
+]
+
+INCIDENT_HISTORY = [
+    *types({"incident_number": "int64", "last_modified_time": "Timestamp"}),
+    *not_null(["incident_number", "last_modified_time"], NULL_KEY),
+    not_future("last_modified_time"),
+    unique(["tenant", "incident_number", "last_modified_time"], DEDUP),
+    error(
+        E.ExpectColumnValuesToBeInSet(column="classification", value_set=CLASSIFICATIONS),
+        "the tuning models count exactly these labels; any other value would silently drop out of the benign rate",
+    ),
+]
+
+INCIDENTS = [
+    *not_null(["incident_number"], NULL_KEY),
+    unique(["tenant", "incident_number"], "incidents holds the latest state per incident"),
+    error(
+        E.ExpectColumnValuesToBeInSet(column="classification", value_set=CLASSIFICATIONS),
+        "the tuning models count exactly these labels",
+    ),
+]
+
+FW_FINDINGS = [
+    *not_null(["finding_id", "finding_type", "severity", "hunting_kql"], "every finding needs an id, a type, a severity and its evidence query"),
+    unique(["tenant", "finding_id"], "finding_id identifies a finding within one night's set"),
+    *ports(["local_port", "remote_port"]),
+    error(
+        E.ExpectColumnValuesToBeInSet(column="severity", value_set=["high", "medium", "low"]),
+        "the firewall report sorts and colours by these severities",
+    ),
+    warn(E.ExpectColumnValuesToBeBetween(column="events", min_value=1), "a finding without events has no evidence"),
+]
+
+RULE_NOISE = [
+    *not_null(["rule_id"], NULL_KEY),
+    unique(["tenant", "rule_id"], "one row per rule"),
+    error(E.ExpectColumnValuesToBeBetween(column="benign_rate", min_value=0, max_value=1), "a rate"),
+    error(
+        E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="benign_rate_high", column_B="benign_rate_low", or_equal=True),
+        "the credible interval must be ordered; otherwise the Beta quantile UDF is broken",
+    ),
+    error(E.ExpectColumnValuesToBeBetween(column="alerts", min_value=1), "a ranked rule has alerts"),
+]
+
+TUNING_RECOMMENDATIONS = [
+    *not_null(["rule_id", "entity_type_1", "entity_key_1", "expires_on"], NULL_KEY),
+    error(
+        E.ExpectColumnValuesToBeBetween(column="true_positive_alerts", max_value=0),
+        "the visibility guard: an exclusion that would hide a true positive must never be recommended",
+    ),
+    error(E.ExpectColumnValuesToBeBetween(column="confidence", min_value=0, max_value=1), "a probability"),
+    unique(["tenant", "rule_id", "exclusion_kind", "entity_type_1", "entity_key_1", "entity_type_2", "entity_key_2"],
+           "one recommendation per exclusion"),
+]
+
+# asset -> (suite, scope). Day-scoped tables bind (tenant, day, window); tenant-scoped bind (tenant).
+STAGING_SUITES: dict[str, tuple[list[Check], Scope]] = {
+    "device_events": (DEVICE_EVENTS, Scope("SELECT * FROM device_events WHERE tenant = ? AND day = ?", "tenant_day",
+                                           ("device_id", "timestamp", "report_id", "action_type"))),
+    "alerts": (ALERTS, Scope("SELECT * FROM alerts WHERE tenant = ?", "tenant", ("system_alert_id",))),
+    "alert_entities": (ALERT_ENTITIES, Scope("SELECT * FROM alert_entities WHERE tenant = ?", "tenant",
+                                             ("system_alert_id", "entity_ordinal"))),
+    "incident_history": (INCIDENT_HISTORY, Scope("SELECT * FROM incident_history WHERE tenant = ?", "tenant",
+                                                 ("incident_number", "last_modified_time"))),
+    "incidents": (INCIDENTS, Scope("SELECT * FROM incidents WHERE tenant = ?", "tenant", ("incident_number",))),
+}
+MODEL_SUITES: dict[str, tuple[list[Check], Scope]] = {
+    "fw_findings": (FW_FINDINGS, Scope("SELECT * FROM fw_findings WHERE tenant = ? AND as_of = ?", "as_of", ("finding_id",))),
+    "rule_noise": (RULE_NOISE, Scope("SELECT * FROM rule_noise WHERE tenant = ?", "tenant", ("rule_id",))),
+    "tuning_recommendations": (TUNING_RECOMMENDATIONS, Scope("SELECT * FROM tuning_recommendations WHERE tenant = ?",
+                                                             "tenant", ("rule_id", "entity_key_1"))),
+}
