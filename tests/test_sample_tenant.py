@@ -320,6 +320,13 @@ def test_alerts_carry_scheduled_rule_metadata(world):
         assert alert["StartTime"] <= alert["EndTime"] < alert["TimeGenerated"]
 
 
+def test_a_few_alerts_are_ingested_hours_after_their_activity(con):
+    late, total, worst = con.execute("""
+        SELECT count(*) FILTER (WHERE TimeGenerated - EndTime > INTERVAL 6 HOUR), count(*),
+               max(TimeGenerated - EndTime) FROM security_alert""").fetchone()
+    assert 0 < late < 0.05 * total and worst <= timedelta(hours=30)
+
+
 def test_every_entity_reference_resolves_within_its_array(world):
     refs = 0
     for text in world["security_alert"]["Entities"].to_pylist():
