@@ -85,10 +85,21 @@ def to_frame(tbl: pa.Table) -> pd.DataFrame:
     return tbl.to_pandas(types_mapper=_DTYPES.get)
 
 
+def _exception(result) -> str | None:
+    """The message of an exception GX caught while computing the expectation, if any. exception_info
+    is either one {raised_exception, exception_message} dict or a dict of them keyed by metric."""
+    info = result.exception_info or {}
+    entries = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
+    for entry in entries:
+        if entry.get("raised_exception"):
+            return (entry.get("exception_message") or "exception").strip()
+    return None
+
+
 def _observed(result) -> str:
-    exc = result.exception_info or {}
-    if exc.get("raised_exception"):
-        return f"could not compute: {(exc.get('exception_message') or '').strip()[:300]}"
+    exc = _exception(result)
+    if exc is not None:
+        return f"could not compute: {exc[:300]}"
     res = result.result or {}
     if "observed_value" in res:
         return str(res["observed_value"])[:300]
@@ -118,7 +129,7 @@ def validate_tables(
             raise RuntimeError(f"suite {suite_name}: {len(res.results)} results for {len(checks)} expectations")
         for r in res.results:
             i = position[r.expectation_config.id]
-            raised = bool((r.exception_info or {}).get("raised_exception"))
+            raised = _exception(r) is not None
             ok = bool(r.success) and not raised
             count = (r.result or {}).get("unexpected_count")
             if count is not None:

@@ -60,7 +60,7 @@ def _raw_check(table: str, parts: dg.PartitionsDefinition) -> dg.AssetChecksDefi
     )
     def _check(context, hunthouse: HunthouseSettings) -> dg.AssetCheckResult:
         settings = hunthouse.load()
-        run_id = context.run_id
+        run_id = context.op_execution_context.run_id
         outcomes: list[Outcome] = []
         for key in context.op_execution_context.partition_keys:
             tenant, day = split_key(_as_multi(key))
@@ -97,10 +97,10 @@ def _build_check(asset: str) -> dg.AssetChecksDefinition:
             outcomes = gate.check_table(con, asset, changed, as_of(run), tenants)
             if asset == "device_events":
                 # The raw partitions this build loaded, re-asserted once per warehouse run.
-                raw = gate.raw_results_for_build(con, settings, changed, context.run_id)
-                write_results(con, context.run_id, raw)
+                raw = gate.raw_results_for_build(con, settings, changed, context.op_execution_context.run_id)
+                write_results(con, context.op_execution_context.run_id, raw)
                 outcomes += [o for o in raw if o.severity == "ERROR" and not o.success]
-            write_results(con, context.run_id, [o for o in outcomes if o.asset == asset])
+            write_results(con, context.op_execution_context.run_id, [o for o in outcomes if o.asset == asset])
         return _result(outcomes)
 
     return _check
