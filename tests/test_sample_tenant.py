@@ -237,7 +237,7 @@ def test_scale_sets_the_sizes_and_overrides_win():
 def test_device_events_look_like_defender_firewall_rows(con):
     assert scalar(con, "SELECT count(DISTINCT ActionType) FROM device_events") == 4
     assert scalar(con, "SELECT bool_and(regexp_full_match(DeviceId, '[0-9a-f]{40}')) FROM device_events")
-    assert scalar(con, "SELECT bool_and(DeviceName LIKE '%.contoso.local') FROM device_events")
+    assert scalar(con, "SELECT bool_and(DeviceName LIKE '%.' || ? || '.local') FROM device_events", [TENANT.name])
     lag = con.execute("SELECT min(TimeGenerated - Timestamp), median(TimeGenerated - Timestamp) "
                       "FROM device_events").fetchone()
     assert lag[0] > timedelta(0) and timedelta(minutes=1) < lag[1] < timedelta(minutes=15)
@@ -422,7 +422,8 @@ def test_exposed_devices_are_probed_from_public_addresses_every_day(con):
                    count(*) FILTER (WHERE RemoteIP LIKE '::ffff:%')
             FROM device_events
             WHERE DeviceId = ? AND ActionType = 'FirewallInboundConnectionBlocked' AND LocalPort = ?
-              AND NOT (RemoteIP LIKE '10.%' OR RemoteIP LIKE '192.168.%' OR RemoteIP LIKE 'fe80:%')
+              AND NOT (RemoteIP LIKE '10.%' OR RemoteIP LIKE '192.168.%' OR RemoteIP LIKE '172.16.%'
+                       OR RemoteIP LIKE 'fe80:%')
             GROUP BY 1""", [item["device_id"], item["local_port"]]).fetchall()
         assert len(per_day) == (END - START).days + 1
         assert all(20 <= n <= 60 and distinct >= 10 for _, n, distinct, _ in per_day)

@@ -75,7 +75,7 @@ RULES = (
          "DeviceNetworkEvents | where ActionType == 'ConnectionFailed' | summarize Ports = dcount(RemotePort) "
          "by DeviceName, LocalIP | where Ports > 20"),
     Rule("C", "Volume shadow copy deletion", "High", "Impact", ("T1490",), PROCESS, 14, True,
-         (("backup_pair", 0.45), ("background", 0.35), ("attacker", 0.20)), "DeviceProcessEvents",
+         (("backup_pair", 0.45), ("background", 0.40), ("attacker", 0.15)), "DeviceProcessEvents",
          "DeviceProcessEvents | where FileName =~ 'vssadmin.exe' and ProcessCommandLine has_any ('delete', "
          "'resize')",
          benign_commands=(
