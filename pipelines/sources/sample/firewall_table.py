@@ -19,6 +19,8 @@ DIRECTION = pa.array(["Inbound", "Inbound", "Outbound", None])
 PROTOCOL = pa.array(["Tcp", "Udp"])  # AdditionalFields.Protocol: a sample assumption (see docs)
 PROFILE = pa.array(["Domain", "Private", "Public"])
 MINUTE = 60_000_000
+# Late rows are ingested up to this long after their day ended (so at most ~30 h after Timestamp).
+LATE_MAX_US = 6 * 60 * MINUTE
 
 
 def _take(values: pa.Array, idx: np.ndarray, null_mask: np.ndarray | None = None) -> pa.Array:
@@ -47,7 +49,7 @@ def device_day_batches(world: World, index: int, max_rows: int = 250_000) -> Ite
     lag = np.minimum(rng.lognormal(np.log(4 * MINUTE), 0.5, n), 25 * MINUTE).astype(np.int64)
     late = rng.random(n) < world.params.late_event_share
     day_end = day_us + US_PER_DAY
-    late_tg = day_end + rng.integers(5 * MINUTE, 6 * 60 * MINUTE, n)
+    late_tg = day_end + rng.integers(5 * MINUTE, LATE_MAX_US, n)
     time_generated = np.where(late, late_tg, ts + lag)
 
     # ReportId: a per-device counter that keeps counting across days, with gaps for the device's

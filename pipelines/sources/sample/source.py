@@ -14,7 +14,7 @@ from pipelines.sources.base import FetchStats, Window
 from pipelines.sources.schemas import RAW_TABLES, WINDOW_COLUMN
 
 from .alerts import AlertSimulator
-from .firewall_table import device_day_batches
+from .firewall_table import LATE_MAX_US, device_day_batches
 from .incidents import incident_rows
 from .params import SimulationParams
 from .world import US_PER_DAY, World, to_us
@@ -23,7 +23,8 @@ from .world import US_PER_DAY, World, to_us
 # ~30 h after their activity; incidents are updated up to ~7 days after creation (+ late alerts).
 ALERT_LOOKBACK_DAYS = 3
 INCIDENT_LOOKBACK_DAYS = 11
-CACHE_DAYS = {"security_alert": 16, "security_incident": 16}
+# Per-instance caches: enough days for a day-by-day run to regenerate nothing.
+CACHE_DAYS = {"security_alert": ALERT_LOOKBACK_DAYS + 1, "security_incident": INCIDENT_LOOKBACK_DAYS + 1}
 
 
 class SampleSource:
@@ -87,6 +88,11 @@ class SampleSource:
             raise ValueError(f"unknown raw table {table!r} (known: {', '.join(RAW_TABLES)})")
         stats.query_windows += 1
         lo, hi = to_us(window.start), to_us(window.end)
+        if self.as_of_us is not None:
+            # every window column is <= TimeGenerated: nothing at or after as_of has been ingested
+            hi = min(hi, self.as_of_us + 1)
+            if hi <= lo:
+                return
         if table == "device_events":
             batches = self._device_batches(lo, hi)
         else:
@@ -107,11 +113,18 @@ class SampleSource:
 
     def _device_batches(self, lo: int, hi: int) -> Iterator[pa.Table]:
         # generated batch by batch and not cached: a day holds up to millions of rows at large scales
+        w = self.world
         for k in self._days(lo, hi, 0):
-            for batch in device_day_batches(self.world, k, self.params.max_batch_rows):
+            day_lo, day_hi = w.day_us(k), w.day_us(k + 1)
+            # a whole day whose late rows have all arrived needs no filtering (the common nightly case)
+            whole = lo <= day_lo and day_hi <= hi and (self.as_of_us is None or self.as_of_us >= day_hi + LATE_MAX_US)
+            for batch in device_day_batches(w, k, self.params.max_batch_rows):
+                if whole:
+                    yield batch
+                    continue
                 keep = self._mask(batch, "Timestamp", lo, hi)
                 if keep is not None:
-                    yield batch.filter(keep)
+                    yield batch if pc.all(keep).as_py() else batch.filter(keep)
 
     def _tuning_batches(self, table: str, lo: int, hi: int) -> Iterator[pa.Table]:
         lookback = ALERT_LOOKBACK_DAYS if table == "security_alert" else INCIDENT_LOOKBACK_DAYS
