@@ -47,6 +47,12 @@ def prepare_instance(settings: Settings) -> Path:
     if not target.exists() or target.read_bytes() != source.read_bytes():
         shutil.copyfile(source, target)
     os.environ["DAGSTER_HOME"] = str(home)
+    # Create the SQLite storages (and run their migrations) once, here, before worker processes
+    # open the instance: two processes initialising a fresh instance at once race on the schema.
+    with dg.DagsterInstance.get() as instance:
+        instance.get_runs(limit=1)
+        instance.event_log_storage.get_asset_records()
+        instance.schedule_storage.all_instigator_state() if instance.schedule_storage else None
     return home
 
 
@@ -79,18 +85,24 @@ def _run_extract(
     return name, result.success, error
 
 
-def extract_runs(settings: Settings, parts: list[tuple[str, date]]) -> list[tuple[tuple[str, date], tuple[str, date]]]:
-    """One range run when the partitions are every tenant over consecutive days, else one run each.
+def extract_runs(
+    settings: Settings, parts: list[tuple[str, date]], workers: int = 2
+) -> list[tuple[tuple[str, date], tuple[str, date]]]:
+    """Key-range runs when the partitions are every tenant over consecutive days, else one run each.
 
     Dagster orders tenant × day keys day-major, tenants in configured order, so "all tenants over
-    days d1..dn" is exactly the key range (d1, first tenant)..(dn, last tenant).
+    days d1..dn" is exactly the key range (d1, first tenant)..(dn, last tenant). The days are cut
+    into `workers` consecutive blocks so the blocks run in parallel.
     """
     tenants = [t.name for t in settings.tenants]
     days = sorted({d for _, d in parts})
     contiguous = all((b - a).days == 1 for a, b in zip(days, days[1:], strict=False))
-    if parts and contiguous and set(parts) == {(t, d) for t in tenants for d in days}:
-        return [((tenants[0], days[0]), (tenants[-1], days[-1]))]
-    return [(p, p) for p in parts]
+    if not (parts and contiguous and set(parts) == {(t, d) for t in tenants for d in days}):
+        return [(p, p) for p in parts]
+    blocks = max(1, min(workers, len(days)))
+    size = -(-len(days) // blocks)
+    chunks = [days[i : i + size] for i in range(0, len(days), size)]
+    return [((tenants[0], chunk[0]), (tenants[-1], chunk[-1])) for chunk in chunks]
 
 
 def run_extracts(
@@ -98,7 +110,7 @@ def run_extracts(
 ) -> list[str]:
     """Run every extract partition; return '<what>: <error>' for each failed run."""
     failed: list[str] = []
-    runs = extract_runs(settings, parts)
+    runs = extract_runs(settings, parts, workers)
     done = 0
     with ProcessPoolExecutor(max_workers=max(1, min(workers, len(runs)))) as pool:
         futures = [pool.submit(_run_extract, settings, first, last, tags) for first, last in runs]
