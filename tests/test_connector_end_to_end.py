@@ -99,5 +99,7 @@ def test_run_lands_exact_connector_data_and_a_second_run_changes_nothing(fake, t
     second = snapshot(tmp_path / "home", lake)
     # publish_log records every publication by design: it proves the second run really published.
     assert second.pop("publish_log") == first.pop("publish_log") + 1
+    # quality_results is likewise a log: each run appends the results of the checks it ran.
+    assert second.pop("quality_results") > first.pop("quality_results")
     assert second == first
     assert first["device_events"] == 2 * len(events)  # both tenants' events reached the warehouse staging table
