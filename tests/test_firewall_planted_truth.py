@@ -2,8 +2,7 @@
 as_of = world end, and the steady benign traffic (NetBIOS, LLMNR, svchost to private peers) none.
 
 Uses the simulator's interface (`SampleSource(tenant_cfg, as_of).fetch("device_events", window,
-FetchStats())`, `pipelines.sources.sample.truth.planted_truth(tenant_cfg)`);
-skipped while either is missing from the tree.
+FetchStats())`, `pipelines.sources.sample.truth.planted_truth(tenant_cfg)`).
 """
 
 from __future__ import annotations
@@ -15,14 +14,10 @@ import pytest
 
 from pipelines.config import TenantConfig
 from pipelines.sources.base import FetchStats, Window
+from pipelines.sources.sample import truth as truth_module
+from pipelines.sources.sample.source import SampleSource
 from tests.fw_testlib import build_firewall, changed, staging_db
 from tests.fw_testlib import stage_raw as stage_by_day
-
-sample = pytest.importorskip("pipelines.sources.sample")
-truth_module = pytest.importorskip("pipelines.sources.sample.truth")
-SampleSource = getattr(sample, "SampleSource", None) or pytest.importorskip(
-    "pipelines.sources.sample.source"
-).SampleSource
 
 START, END = date(2026, 10, 1), date(2026, 11, 11)  # 42 days
 TENANT = TenantConfig(name="contoso", kind="sample", seed=7, scale=0.3, start=START, end=END)

@@ -6,7 +6,7 @@ must remove no true positive.
 Written against the documented interfaces of the simulator (`SampleSource(tenant_cfg, as_of)
 .fetch(table, window, FetchStats())`, `pipelines.sources.sample.truth.planted_truth(tenant_cfg)`)
 and of the staging loader (`pipelines.warehouse.staging.create_tables / stage_raw /
-refresh_latest_state`); skipped while either is missing from the tree.
+refresh_latest_state`).
 """
 
 from __future__ import annotations
@@ -20,14 +20,10 @@ import pytest
 from models.runner import ModelContext
 from pipelines.config import TenantConfig
 from pipelines.sources.base import FetchStats, Window
+from pipelines.sources.sample import truth as truth_module
+from pipelines.sources.sample.source import SampleSource
+from pipelines.warehouse import staging
 from tests.tuning_fixture import settings
-
-sample = pytest.importorskip("pipelines.sources.sample")
-truth_module = pytest.importorskip("pipelines.sources.sample.truth")
-staging = pytest.importorskip("pipelines.warehouse.staging")
-SampleSource = getattr(sample, "SampleSource", None) or pytest.importorskip(
-    "pipelines.sources.sample.source"
-).SampleSource
 
 AS_OF = date(2026, 11, 29)
 TENANT = TenantConfig(name="sample", kind="sample", seed=1, scale=0.5, start=AS_OF - timedelta(days=59), end=AS_OF)
