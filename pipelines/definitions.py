@@ -33,7 +33,7 @@ def build_defs(settings: config.Settings) -> dg.Definitions:
         "extract", selection=dg.AssetSelection.assets(*raw_assets), partitions_def=parts
     )
     warehouse_job = dg.define_asset_job(
-        "warehouse",
+        "warehouse_build",
         selection=dg.AssetSelection.assets(*downstream),
         executor_def=dg.in_process_executor,
         description="Staging, models, atomic publish and reports, on one build file.",

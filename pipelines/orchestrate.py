@@ -130,7 +130,7 @@ def run_warehouse(settings: Settings, as_of: date, tags: dict[str, str]) -> tupl
     from pipelines.dagster_defs.warehouse_assets import AS_OF_TAG
     from pipelines.definitions import build_defs
 
-    job = build_defs(settings).resolve_job_def("warehouse")
+    job = build_defs(settings).resolve_job_def("warehouse_build")
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
             instance=instance, tags={**tags, AS_OF_TAG: as_of.isoformat()}, raise_on_error=False, run_config=QUIET

@@ -40,7 +40,7 @@ def _last_runs(settings: Settings) -> list[tuple[str, str, str, str]]:
 
     prepare_instance(settings)
     with dg.DagsterInstance.get() as instance:
-        runs = instance.get_runs(filters=dg.RunsFilter(job_name="warehouse"), limit=3)
+        runs = instance.get_runs(filters=dg.RunsFilter(job_name="warehouse_build"), limit=3)
         stats = {r.run_id: instance.get_run_stats(r.run_id) for r in runs}
     out = []
     for r in runs:

@@ -34,7 +34,7 @@ def _publish_staging_only(settings) -> None:
 
 
 def _run_warehouse(settings):
-    job = build_defs(settings).resolve_job_def("warehouse")
+    job = build_defs(settings).resolve_job_def("warehouse_build")
     with dg.DagsterInstance.ephemeral() as instance:
         return job.execute_in_process(instance=instance, tags={"hunthouse/as_of": DAY.isoformat()}, raise_on_error=False)
 
