@@ -16,7 +16,7 @@ header{background:#1d2433;color:#fff;padding:18px 28px}header h1{margin:0;font-s
 header p{margin:4px 0 0;color:#c5cad6}main{padding:8px 28px 40px;max-width:1280px}
 section{background:#fff;border:1px solid #e1e4ea;border-radius:6px;padding:14px 18px;margin:16px 0}
 h2{font-size:16px;margin:0 0 10px}h3{font-size:14px;margin:14px 0 6px}
-table{border-collapse:collapse;width:100%;font-size:13px}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eceef2;vertical-align:top}
+table{border-collapse:collapse;width:100%;font-size:13px;display:block;overflow-x:auto}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eceef2;vertical-align:top}
 th{background:#f0f2f5;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}
 code,pre{font:12px/1.4 ui-monospace,SFMono-Regular,Consolas,monospace;background:#f3f4f6;border-radius:4px}
 pre{padding:8px;white-space:pre-wrap;word-break:break-all;margin:4px 0}
@@ -69,12 +69,16 @@ def code_block(text: object) -> str:
 def table(headers: Sequence[str], rows: Iterable[Sequence[object]], code_cols: Sequence[int] = ()) -> str:
     """An HTML table; numeric cells are right-aligned, `code_cols` render as code blocks."""
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    # identifiers that happen to be numbers (ports, ids) are not quantities: no thousands separator
+    plain = {i for i, h in enumerate(headers) if "port" in h.lower() or h.lower().endswith(" id")}
     out = []
     for row in rows:
         cells = []
         for i, v in enumerate(row):
             if i in code_cols:
                 cells.append(f"<td>{code_block(v) if v else ''}</td>")
+            elif i in plain and isinstance(v, int):
+                cells.append(f'<td class="n">{v}</td>')
             elif isinstance(v, int | float) and not isinstance(v, bool):
                 cells.append(f'<td class="n">{esc(v) if isinstance(v, float) else f"{v:,}"}</td>')
             else:
