@@ -8,8 +8,6 @@ helpers in pipelines.reports.html; the file is written atomically (temp file + o
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -17,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.config import Settings
+from pipelines.reports.files import write_atomic
 from pipelines.reports.html import bar_chart, code_block, daily_chart, esc, kpis, page, para, section, table
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
@@ -158,26 +157,12 @@ def render_firewall_report(con: duckdb.DuckDBPyConnection, tenant: str, as_of: d
     )
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_firewall_reports(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> list[Path]:
     """Write <reports_dir>/<as_of>/firewall/<tenant>.html for every configured tenant."""
     out_dir = settings.reports_dir / as_of.isoformat() / "firewall"
     written = []
     for tenant in (t.name for t in settings.tenants):  # names validated by config: safe as file names
         path = out_dir / f"{tenant}.html"
-        _write_atomic(path, render_firewall_report(con, tenant, as_of))
+        write_atomic(path, render_firewall_report(con, tenant, as_of))
         written.append(path)
     return written

@@ -18,7 +18,8 @@ from pathlib import Path
 import duckdb
 
 from pipelines.config import Settings
-from pipelines.reports.owner_files import csv_text, safe_file_stem, write_atomic
+from pipelines.reports.files import write_atomic
+from pipelines.reports.owner_files import csv_text, safe_file_stem
 from pipelines.reports.owner_page import render_owner_page
 
 RECOMMENDATION_COLUMNS = (
