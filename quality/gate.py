@@ -15,17 +15,21 @@ import pyarrow as pa
 from pipelines.config import Settings
 from pipelines.extract import day_window
 from pipelines.lake import list_manifests, partition_dir, read_manifest
-from quality.engine import Outcome, bucketed_chunks, validate_tables
+from quality.engine import Outcome, bucketed_chunks, quote_identifier, referenced_columns, validate_tables
 from quality.results import load_partition_results, save_partition_results
+from quality.suites.firewall import FIREWALL_SUITES
 from quality.suites.metrics import BUSY_MEDIAN, COVERAGE_SUITE, PARTITION_SUITE, source_columns_suite
 from quality.suites.raw import RAW_KEYS, RAW_SUITES, REQUIRED_SOURCE_COLUMNS
 from quality.suites.staging import MODEL_SUITES, STAGING_SUITES
+from quality.suites.tuning import TUNING_SUITES
 
 # Boundary tolerance of the window expectations (clock skew between device and service).
 WINDOW_TOLERANCE = timedelta(minutes=5)
 # How far past "now" a timestamp may be before it counts as in the future.
 CLOCK_SKEW = timedelta(minutes=5)
 TRAILING_DAYS = 28
+# Every table asset of the warehouse build with its suite and scope.
+TABLE_SUITES = {**STAGING_SUITES, **MODEL_SUITES, **FIREWALL_SUITES, **TUNING_SUITES}
 
 
 def window_params(day: date, now: datetime | None = None) -> dict:
@@ -104,13 +108,32 @@ def raw_results_for_build(con: duckdb.DuckDBPyConnection, settings: Settings, ch
     return outcomes
 
 
+def changed_label(changed) -> str:
+    """E.g. 'contoso|2026-10-01..2026-11-11 (42 days)': the changed days a whole-run frame covered."""
+    days = sorted({d for _, _, d in changed})
+    tenants = ",".join(sorted({n for _, n, _ in changed}))
+    if not days:
+        return "nothing changed"
+    return partition_label(tenants, f"{days[0]}..{days[-1]} ({len(days)} days)")
+
+
 def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchone()[0])
 
 
+def _projected(con: duckdb.DuckDBPyConnection, table: str, sql: str, wanted: list[str]) -> str:
+    """`sql` reduced to the columns the suite reads that the table has: converting unread columns to
+    pandas was most of a wide table's cost. A missing column stays missing, so GX reports it failed."""
+    present = {r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [table]).fetchall()}
+    columns = [c for c in dict.fromkeys(wanted) if c in present]
+    if not columns:
+        return sql
+    return f"SELECT {', '.join(quote_identifier(c) for c in columns)} FROM ({sql})"  # noqa: S608 (allow-listed names)
+
+
 def check_table(con: duckdb.DuckDBPyConnection, asset: str, changed, as_of: date, tenants: list[str]) -> list[Outcome]:
     """Validate what this run changed in one staging or model table of the build file."""
-    suite, scope = {**STAGING_SUITES, **MODEL_SUITES}[asset]
+    suite, scope = TABLE_SUITES[asset]
     if not _has_table(con, asset):
         return [Outcome(asset, "", "table exists", "ERROR", False, "missing from the build file", None,
                         "the asset was materialised, so its table must exist")]
@@ -119,12 +142,21 @@ def check_table(con: duckdb.DuckDBPyConnection, asset: str, changed, as_of: date
         bind = [([n, d], partition_label(n, d), window_params(d)) for n, d in targets]
     elif scope.by == "as_of":
         bind = [([n, as_of], partition_label(n, as_of), window_params(as_of)) for n in tenants]
+    elif scope.by == "changed":
+        # One frame over every partition this run changed (GX runs cost per call, not per row).
+        keys = sorted({f"{t}|{n}|{d}" for t, n, d in changed})
+        bind = [([keys], changed_label(changed), window_params(as_of))]
+    elif scope.by == "tenants":
+        bind = [([list(tenants)], ",".join(tenants), window_params(as_of))]
+    elif scope.by == "all":
+        bind = [([], "all", window_params(as_of))]
     else:
         changed_tenants = sorted({n for _, n, _ in changed}) if asset not in MODEL_SUITES else tenants
         bind = [([n], n, window_params(as_of)) for n in changed_tenants]
     outcomes: list[Outcome] = []
+    sql = _projected(con, asset, scope.sql, [*referenced_columns(suite), *scope.keys])
     for params, label, gx_params in bind:
-        chunks = bucketed_chunks(con, scope.sql, params, scope.keys)
+        chunks = bucketed_chunks(con, sql, params, scope.keys)
         outcomes += validate_tables(asset, label, asset, suite, chunks, gx_params)
     if asset == "incidents":
         outcomes += coverage(con, [p[0][0] for p in bind])

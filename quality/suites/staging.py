@@ -35,7 +35,10 @@ def types(spec: dict[str, str]) -> list[Check]:
 @dataclass(frozen=True)
 class Scope:
     sql: str  # selects the rows to validate; parameters bound in order
-    by: str  # "tenant_day" (params tenant, day) or "tenant" (param tenant) or "as_of" (params tenant, as_of)
+    # "tenant_day" (params tenant, day), "tenant" (param tenant), "as_of" (params tenant, as_of),
+    # "changed" (param: this run's changed partitions as 'tbl|tenant|YYYY-MM-DD' keys, one frame),
+    # "tenants" (param: the configured tenants, one frame) or "all" (no params).
+    by: str
     keys: tuple[str, ...]
 
 
@@ -127,6 +130,37 @@ TUNING_RECOMMENDATIONS = [
            "one recommendation per exclusion"),
 ]
 
+INCIDENT_ALERTS = [
+    *not_null(["tenant", "incident_number", "system_alert_id"], NULL_KEY),
+    unique(["tenant", "incident_number", "system_alert_id"],
+           "the bridge of the latest incident state; a duplicate counts an alert's label twice in alert_labels"),
+]
+
+QUARANTINE = [
+    # tbl, tenant, day and reason are NOT NULL in the DDL.
+    error(E.ExpectColumnValueLengthsToBeBetween(column="reason", min_value=1),
+          "the reason is what tells an analyst why a row is missing from the tables"),
+    error(E.ExpectColumnValuesToBeInSet(column="tbl", value_set=["device_events", "security_alert", "security_incident"]),
+          "quarantine is keyed by the raw table; another name means a partition's rows were filed under the wrong table"),
+    warn(E.ExpectColumnValuesToNotBeNull(column="row_json"),
+         "the raw row is what an analyst needs to judge the reason; the reason alone still explains the gap"),
+]
+
+LOAD_LOG = [
+    *not_null(["sha256", "file", "loaded_at"],  # tbl, tenant, day are NOT NULL in the DDL
+              "the next run compares sha256 with the lake manifest to decide what to reload; a null reloads "
+              "the partition forever or hides a change"),
+    unique(["tbl", "tenant", "day", "loaded_at"],
+           "the latest row per partition is the warehouse's record of what it holds; a tie makes it arbitrary"),
+    error(E.ExpectColumnValuesToBeBetween(column="rows", min_value=0), "a row count"),
+    error(E.ExpectColumnValuesToBeBetween(column="quarantined", min_value=0), "a row count"),
+    warn(E.ExpectColumnValuesToBeBetween(column="retries", max_value=10),
+         "many retries mean the source API throttled or failed often; the data landed, but the nightly run is at risk",
+         "few retries"),
+]
+
+CHANGED_PARTITIONS = "list_contains(?::VARCHAR[], tbl || '|' || tenant || '|' || strftime(day, '%Y-%m-%d'))"
+
 # asset -> (suite, scope). Day-scoped tables bind (tenant, day, window); tenant-scoped bind (tenant).
 STAGING_SUITES: dict[str, tuple[list[Check], Scope]] = {
     "device_events": (DEVICE_EVENTS, Scope("SELECT * FROM device_events WHERE tenant = ? AND day = ?", "tenant_day",
@@ -137,6 +171,12 @@ STAGING_SUITES: dict[str, tuple[list[Check], Scope]] = {
     "incident_history": (INCIDENT_HISTORY, Scope("SELECT * FROM incident_history WHERE tenant = ?", "tenant",
                                                  ("incident_number", "last_modified_time"))),
     "incidents": (INCIDENTS, Scope("SELECT * FROM incidents WHERE tenant = ?", "tenant", ("incident_number",))),
+    "incident_alerts": (INCIDENT_ALERTS, Scope("SELECT * FROM incident_alerts WHERE tenant = ?", "tenant",
+                                               ("incident_number", "system_alert_id"))),
+    "quarantine": (QUARANTINE, Scope(f"SELECT * FROM quarantine WHERE {CHANGED_PARTITIONS}", "changed",  # noqa: S608
+                                     ("tbl", "tenant", "day"))),
+    "load_log": (LOAD_LOG, Scope(f"SELECT * FROM load_log WHERE {CHANGED_PARTITIONS}", "changed",  # noqa: S608
+                                 ("tbl", "tenant", "day"))),
 }
 MODEL_SUITES: dict[str, tuple[list[Check], Scope]] = {
     "fw_findings": (FW_FINDINGS, Scope("SELECT * FROM fw_findings WHERE tenant = ? AND as_of = ?", "as_of", ("finding_id",))),
