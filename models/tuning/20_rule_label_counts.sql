@@ -1,7 +1,9 @@
 -- tuning_rule_label_counts: labelled and benign alert counts per analytic rule.
 -- Grain: (tenant, rule_id). The input of the empirical-Bayes prior fit (models/tuning/prior.py),
 -- which needs one (benign, labelled) pair per rule; fit on the same cut-off as alert_labels.
-CREATE OR REPLACE TABLE tuning_rule_label_counts AS
+-- TEMP, not published: scratch of the fit, rebuilt for each cut-off; analysts read the live counts
+-- in rule_noise (labelled_alerts; benign = benign_positive_alerts + false_positive_alerts).
+CREATE OR REPLACE TEMP TABLE tuning_rule_label_counts AS
 SELECT
     tenant,
     rule_id,

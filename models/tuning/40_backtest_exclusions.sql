@@ -3,7 +3,8 @@
 -- Grain: (tenant, rule_id, exclusion_kind, entity_type_1, entity_key_1, entity_type_2, entity_key_2).
 -- Why: the backtest must score exclusions chosen without the days it scores them on; the next
 -- (live) fit replaces the shared fit tables, so the held-out fit's verdicts are kept here.
-CREATE OR REPLACE TABLE tuning_backtest_fitted AS
+-- TEMP, not published: every column reaches analysts through tuning_backtest_exclusions (x.*).
+CREATE OR REPLACE TEMP TABLE tuning_backtest_fitted AS
 SELECT
     tenant, rule_id, exclusion_kind,
     entity_type_1, entity_key_1, entity_value_1, entity_type_2, entity_key_2, entity_value_2,

@@ -36,6 +36,9 @@ PUBLISHED = (
     "tuning_backtest_exclusions",
     "tuning_rule_priors",
 )
+# Scratch of the build (TEMP tables, never published): the per-rule counts the prior is fitted on,
+# and the held-out fit's exclusions (published through tuning_backtest_exclusions).
+SCRATCH = ("tuning_rule_label_counts", "tuning_backtest_fitted")
 
 
 def _beta_quantile(q: pa.Array, a: pa.Array, b: pa.Array) -> pa.Array:
@@ -82,6 +85,19 @@ def fit_priors(con: duckdb.DuckDBPyConnection) -> None:
         )
 
 
+def drop_scratch(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the scratch tables: the TEMP ones of this connection, and the persistent copies that
+    warehouses built before they became TEMP still carry (copied forward by every build)."""
+    for name in SCRATCH:
+        # a TEMP table hides a persistent one of the same name, so drop until neither is left
+        while con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND schema_name = 'main' "
+            "AND (temporary OR database_name = current_database())",
+            [name],
+        ).fetchall()[0][0]:
+            con.execute(f'DROP TABLE "{name}"')  # name from SCRATCH
+
+
 def run_fit(con: duckdb.DuckDBPyConnection, fit_end_day: date) -> None:
     set_params(con, {"fit_end_day": fit_end_day})
     for name in FIT_FILES:
@@ -101,6 +117,7 @@ def build(con: duckdb.DuckDBPyConnection, ctx: ModelContext) -> dict[str, int]:
     s = ctx.settings
     backtest_start = ctx.as_of - timedelta(days=s.backtest_days - 1)
     register_functions(con, s)
+    drop_scratch(con)
     set_params(
         con,
         {
@@ -118,5 +135,6 @@ def build(con: duckdb.DuckDBPyConnection, ctx: ModelContext) -> dict[str, int]:
     for name in ("50_tuning_backtest.sql", "60_rule_noise.sql", "70_rule_top_entities.sql",
                  "80_tuning_recommendations.sql"):
         _run(con, name)
+    drop_scratch(con)
     # fetchall, not fetchone: duckdb 2 keeps a half-read result open and refuses con.sql() after it
     return {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0] for t in PUBLISHED}  # noqa: S608 (names from code)
