@@ -34,7 +34,7 @@ grouped AS (
         count(*) AS events,
         count(DISTINCT e.device_id) AS devices,
         count(DISTINCT e.local_port) AS local_ports,
-        mode(e.local_port) AS top_local_port,
+        stable_mode(e.local_port) AS top_local_port,
         min(e.timestamp) AS first_seen,
         max(e.timestamp) AS last_seen,
         min(struct_pack(ts := e.timestamp, dev := e.device_id, rid := e.report_id)) AS sample

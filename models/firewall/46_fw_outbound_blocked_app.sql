@@ -32,7 +32,7 @@ per_app AS (
         min(o.device_id) FILTER (WHERE o.is_recent) AS one_device_id,
         arg_min(o.device_name, o.device_id) FILTER (WHERE o.is_recent) AS one_device_name,
         count(DISTINCT o.day) FILTER (WHERE o.is_recent) AS days,
-        mode(o.remote_port) FILTER (WHERE o.is_recent) AS top_remote_port,
+        stable_mode(CASE WHEN o.is_recent THEN o.remote_port END) AS top_remote_port,
         min(o.first_seen) FILTER (WHERE o.is_recent) AS first_seen,
         max(o.last_seen) FILTER (WHERE o.is_recent) AS last_seen
     FROM outbound o

@@ -30,7 +30,7 @@ rule_alert_entity AS (
 single_counts AS (
     SELECT
         tenant, rule_id, entity_type, entity_key,
-        mode(entity_value) AS entity_value,
+        stable_mode(entity_value) AS entity_value,
         count(*) AS alerts,
         count(*) FILTER (WHERE is_labelled) AS labelled_alerts,
         count(*) FILTER (WHERE is_benign) AS benign_alerts,
@@ -50,8 +50,8 @@ pairable AS (
 pair_counts AS (
     SELECT
         a.tenant, a.rule_id,
-        a.entity_type AS entity_type_1, a.entity_key AS entity_key_1, mode(a.entity_value) AS entity_value_1,
-        b.entity_type AS entity_type_2, b.entity_key AS entity_key_2, mode(b.entity_value) AS entity_value_2,
+        a.entity_type AS entity_type_1, a.entity_key AS entity_key_1, stable_mode(a.entity_value) AS entity_value_1,
+        b.entity_type AS entity_type_2, b.entity_key AS entity_key_2, stable_mode(b.entity_value) AS entity_value_2,
         count(*) AS alerts,
         count(*) FILTER (WHERE a.is_labelled) AS labelled_alerts,
         count(*) FILTER (WHERE a.is_benign) AS benign_alerts,

@@ -18,7 +18,7 @@ rule_alerts AS (
 counted AS (
     SELECT
         tenant, rule_id, entity_type, entity_key,
-        mode(entity_value) AS entity_value,
+        stable_mode(entity_value) AS entity_value,
         count(*) AS alerts,
         count(*) FILTER (WHERE label = 'true_positive') AS true_positive_alerts,
         count(*) FILTER (WHERE label = 'benign_positive') AS benign_positive_alerts,
