@@ -4,8 +4,14 @@
   BackfillPolicy.single_run one run may cover a key range; the check then validates every key of
   the run (`partition_keys`) and reports one result listing the partitions that failed. It leaves
   each partition's results beside its lake manifest, where the warehouse run picks them up.
-- Staging and model assets: checks read this run's build file (pool duckdb_writer: DuckDB takes a
-  file lock) and write every outcome into its quality_results table, so results publish with it.
+- Staging and model tables: one check op per producing step (staging, firewall, tuning) reads
+  this run's build file (pool duckdb_writer: DuckDB takes a file lock) and writes every outcome
+  into its quality_results table, so results publish with it.
+- `warehouse`: the published file opens read-only, is this run's build and holds every table with
+  the row counts the run recorded. Reports: every expected file exists, is non-empty, no <script.
+- Every check of a warehouse run also records its result in <home>/quality/latest.json
+  (quality/latest_run.py): a blocked run's build file is discarded with its quality_results, and
+  `hunthouse status` reads that file to say which checks blocked it.
 
 Every check is blocking. Its result is ERROR when an ERROR expectation failed (downstream models and
 the publish do not run; the published warehouse stays as it was), WARN when only WARN ones failed
@@ -20,15 +26,22 @@ import duckdb
 
 from pipelines.dagster_defs.partitions import split_key
 from pipelines.dagster_defs.resources import HunthouseSettings
-from pipelines.dagster_defs.warehouse_assets import as_of, run_key
+from pipelines.dagster_defs.warehouse_assets import (
+    FIREWALL_TABLES,
+    STAGING_TABLES,
+    TUNING_TABLES,
+    as_of,
+    run_key,
+)
 from pipelines.sources.schemas import RAW_TABLES
 from pipelines.warehouse import build
-from quality import gate
+from pipelines.warehouse.readonly import connect_readonly
+from quality import artifacts, gate, latest_run
 from quality.engine import Outcome
 from quality.results import write_results
-from quality.suites.staging import MODEL_SUITES, STAGING_SUITES
 
 WRITER_POOL = "duckdb_writer"
+TABLE_ASSETS = [*STAGING_TABLES, *FIREWALL_TABLES, *TUNING_TABLES]
 
 
 def _result(outcomes: list[Outcome], asset_key: str | None = None) -> dg.AssetCheckResult:
@@ -77,15 +90,32 @@ def _as_multi(key) -> dg.MultiPartitionKey:
     return dg.MultiPartitionKey({"date": day, "tenant": tenant})
 
 
-def _build_check(asset: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
-        asset=asset,
-        name="quality",
-        blocking=True,
+def _record(settings, context, asset: str, outcomes: list[Outcome]) -> None:
+    """Also keep the result beside the warehouse: a blocked run's build file, and with it its
+    quality_results, is discarded, but `hunthouse status` must still show what blocked it."""
+    run = context.op_execution_context
+    build_file = build.build_path(settings, run_key(run)).name
+    latest_run.record_check(settings.home, run.run_id, build_file, as_of(run), asset, outcomes)
+
+
+def _table_checks(group: str, assets: list[str]) -> dg.AssetChecksDefinition:
+    """One op validating every table a model step produced: the build file is opened once and the
+    GX context is warm, instead of one step (and one connection) per table."""
+
+    @dg.multi_asset_check(
+        name=f"{group}_quality",
+        specs=[
+            dg.AssetCheckSpec(
+                "quality", asset=asset, blocking=True,
+                description=f"Great Expectations suite {asset} on what this run changed, in the build file "
+                            "(quality/suites/).",
+            )
+            for asset in assets
+        ],
         pool=WRITER_POOL,
-        description=f"Great Expectations suite {asset} on what this run changed, in the build file.",
+        description=f"Quality gate of the {group} tables in this run's build file.",
     )
-    def _check(context, hunthouse: HunthouseSettings) -> dg.AssetCheckResult:
+    def _check(context, hunthouse: HunthouseSettings):
         settings = hunthouse.load()
         run = context.op_execution_context
         path = build.build_path(settings, run_key(run))
@@ -94,21 +124,95 @@ def _build_check(asset: str) -> dg.AssetChecksDefinition:
         with duckdb.connect(str(path)) as con:
             changed = build.changed_since_publish(con, settings)
             tenants = [t.name for t in settings.tenants]
-            outcomes = gate.check_table(con, asset, changed, as_of(run), tenants)
-            if asset == "device_events":
-                # The raw partitions this build loaded, re-asserted once per warehouse run.
-                raw = gate.raw_results_for_build(con, settings, changed, context.op_execution_context.run_id)
-                write_results(con, context.op_execution_context.run_id, raw)
-                outcomes += [o for o in raw if o.severity == "ERROR" and not o.success]
-            write_results(con, context.op_execution_context.run_id, [o for o in outcomes if o.asset == asset])
-        return _result(outcomes)
+            for asset in assets:
+                outcomes = gate.check_table(con, asset, changed, as_of(run), tenants)
+                if asset == "device_events":
+                    # The raw partitions this build loaded, re-asserted once per warehouse run.
+                    raw = gate.raw_results_for_build(con, settings, changed, run.run_id)
+                    write_results(con, run.run_id, raw)
+                    for raw_asset in sorted({o.asset for o in raw}):
+                        _record(settings, context, raw_asset, [o for o in raw if o.asset == raw_asset])
+                    outcomes += [o for o in raw if o.severity == "ERROR" and not o.success]
+                write_results(con, run.run_id, [o for o in outcomes if o.asset == asset])
+                _record(settings, context, asset, outcomes)
+                yield _result(outcomes, asset)
 
     return _check
+
+
+def _materialized_rows(context) -> dict[str, int | None]:
+    """Every table asset of the build, with the row count this run recorded when it materialised it
+    (None when it did not, e.g. a re-execution that skipped the step)."""
+    rows: dict[str, int | None] = dict.fromkeys(TABLE_ASSETS)
+    records = context.instance.get_records_for_run(
+        context.op_execution_context.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    ).records
+    for record in records:
+        mat = record.event_log_entry.asset_materialization
+        name = mat.asset_key.to_user_string() if mat else ""
+        count = mat.metadata.get("dagster/row_count") if mat else None
+        if name in rows and count is not None:
+            rows[name] = int(count.value)
+    return rows
+
+
+@dg.asset_check(
+    asset="warehouse",
+    name="quality",
+    blocking=True,
+    description="The published file opens read-only, is this run's build, and holds every table of the build "
+                "with the row counts the run recorded (quality/artifacts.py).",
+)
+def warehouse_check(context, hunthouse: HunthouseSettings) -> dg.AssetCheckResult:
+    settings = hunthouse.load()
+    build_file = build.build_path(settings, run_key(context.op_execution_context)).name
+    outcomes = artifacts.check_published(settings.warehouse_path, build_file, _materialized_rows(context))
+    _record(settings, context, "warehouse", outcomes)
+    return _result(outcomes)
+
+
+def _owners(settings) -> list[str]:
+    """The owners write_owner_reports writes files for: the default owner and every rule's owner, or
+    none when the warehouse has no rule_noise."""
+    with connect_readonly(settings.warehouse_path) as con:
+        has = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'rule_noise'").fetchall()[0][0]
+        if not has:
+            return []
+        owners = [r[0] for r in con.execute("SELECT DISTINCT owner FROM rule_noise").fetchall()]
+    return [settings.default_owner, *owners]
+
+
+@dg.multi_asset_check(
+    name="reports_quality",
+    specs=[
+        dg.AssetCheckSpec("quality", asset=asset, blocking=True, description=text)
+        for asset, text in [
+            ("firewall_report", "One non-empty HTML report per tenant, without a <script tag (quality/artifacts.py)."),
+            ("owner_reports", "HTML, CSV, JSON and watchlist CSV per owner, non-empty, HTML without a <script tag "
+                              "(quality/artifacts.py)."),
+        ]
+    ],
+    description="Every expected report file exists, is non-empty and carries no script.",
+)
+def reports_check(context, hunthouse: HunthouseSettings):
+    settings = hunthouse.load()
+    day = settings.reports_dir / as_of(context.op_execution_context).isoformat()
+    expected = {
+        "firewall_report": (day / "firewall", [f"{t.name}.html" for t in settings.tenants]),
+        "owner_reports": (day / "owners", artifacts.expected_owner_files(_owners(settings))),
+    }
+    for asset, (directory, names) in expected.items():
+        outcomes = artifacts.check_report_files(asset, directory, names, partition=day.name)
+        _record(settings, context, asset, outcomes)
+        yield _result(outcomes, asset)
 
 
 def quality_checks(parts: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:
     return [
         *(_raw_check(table, parts) for table in RAW_TABLES),
-        *(_build_check(asset) for asset in STAGING_SUITES),
-        *(_build_check(asset) for asset in MODEL_SUITES),
+        _table_checks("staging", list(STAGING_TABLES)),
+        _table_checks("firewall", list(FIREWALL_TABLES)),
+        _table_checks("tuning", list(TUNING_TABLES)),
+        warehouse_check,
+        reports_check,
     ]
