@@ -1,4 +1,5 @@
-"""What `hunthouse status` and the demo summary show, read from the published warehouse and Dagster."""
+"""What `hunthouse status` and the demo summary show, read from the published warehouse, the latest
+warehouse run's check results (<home>/quality/latest.json, kept even when the run was blocked) and Dagster."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ from collections.abc import Callable
 
 from pipelines.config import Settings
 from pipelines.warehouse.readonly import WarehouseMissing, connect_readonly
+from quality.latest_run import latest_path, load_latest
+
+SHOWN_FAILURES = 10  # failed expectations listed per section; the rest are counted
 
 SUMMARY_TABLES = (
     "device_events", "alerts", "alert_entities", "incidents", "incident_history", "quarantine",
@@ -50,14 +54,77 @@ def _last_runs(settings: Settings) -> list[tuple[str, str, str, str]]:
     return out
 
 
+def _when(iso: str | None) -> str:
+    return (iso or "?")[:16].replace("T", " ") + " UTC" if iso else "?"
+
+
+def latest_run_lines(settings: Settings, published_builds: set[str]) -> list[str]:
+    """The latest warehouse run's checks (<home>/quality/latest.json), whether or not it published.
+
+    Published means the published warehouse's publish_log names the run's build file; a run that
+    did not publish and has failed ERROR checks was blocked by them. Raw partition results (from
+    the extract runs, taken in by this run) block through the staging check, so they are counted
+    apart and their failures listed only once."""
+    doc = load_latest(settings.home)
+    if doc is None:
+        return []
+    checks = {a: r for a, r in doc["checks"].items() if not a.startswith("raw_")}
+    raw = {a: r for a, r in doc["checks"].items() if a.startswith("raw_")}
+    blocking = [a for a, r in checks.items() if r.get("errors")]
+    warned = [a for a, r in checks.items() if r.get("warnings") and not r.get("errors")]
+    published = doc.get("build_file") in published_builds
+    if published:
+        state = "PUBLISHED" + (", but checks after the publish failed" if blocking else "")
+    elif blocking:
+        state = "BLOCKED: not published, the published warehouse is from an earlier run"
+    else:
+        state = "NOT PUBLISHED: no check failed; still running, or a step failed (see Dagster)"
+    lines = [
+        f"Latest warehouse run {str(doc['run_id'])[:8]} (as of {doc.get('as_of')}, checked "
+        f"{_when(doc.get('started_at'))} to {_when(doc.get('updated_at'))}): {state}",
+        f"  {len(checks)} asset checks: {len(checks) - len(blocking) - len(warned)} passed, "
+        f"{len(blocking)} failed with ERROR, {len(warned)} with warnings only",
+    ]
+    if raw:
+        lines.append(f"  raw partitions it loaded: {sum(r['expectations'] for r in raw.values())} expectations, "
+                     f"{sum(r['errors'] for r in raw.values())} errors, {sum(r['warnings'] for r in raw.values())} warnings")
+    if blocking:
+        lines.append(f"  {'Failed' if published else 'Blocked by'} ERROR checks: "
+                     + ", ".join(f"{a} ({checks[a]['errors']} failed ERROR expectations)" for a in blocking))
+    failed, seen = [], set()
+    for asset, result in [*checks.items(), *raw.items()]:
+        for f in result.get("failed", []):
+            key = (f.get("severity"), f.get("partition"), f.get("expectation"))
+            if key not in seen:
+                seen.add(key)
+                failed.append((asset, f))
+    failed.sort(key=lambda item: item[1].get("severity") != "ERROR")
+    for asset, f in failed[:SHOWN_FAILURES]:
+        where = f" [{f['partition']}]" if f.get("partition") else ""
+        lines.append(f"    {f['severity']:<5} {asset}{where}: {f['expectation']}: {f.get('observed') or f.get('why')}")
+    if len(failed) > SHOWN_FAILURES:
+        lines.append(f"    … and {len(failed) - SHOWN_FAILURES} more in {latest_path(settings.home)}")
+    return lines
+
+
+def _published_builds(con) -> set[str]:
+    if "publish_log" not in _existing(con):
+        return set()
+    return {r[0] for r in con.execute("SELECT DISTINCT build_file FROM publish_log").fetchall()}
+
+
 def print_status(settings: Settings, say: Callable[[str], None]) -> None:
     say(f"Data home: {settings.home}")
     try:
         con = connect_readonly(settings.warehouse_path)
     except WarehouseMissing as exc:
+        for line in latest_run_lines(settings, set()):
+            say(line)
         say(str(exc))
         return
     with con:
+        for line in latest_run_lines(settings, _published_builds(con)):
+            say(line)
         present = _existing(con)
         published = con.execute("SELECT max(published_at), max(as_of) FROM publish_log").fetchone() if "publish_log" in present else (None, None)
         say(f"Published warehouse: {settings.warehouse_path} (published {published[0]}, as of {published[1]})")
@@ -76,19 +143,33 @@ def print_status(settings: Settings, say: Callable[[str], None]) -> None:
             tenant, tbl, days, first, last, rows, bad, wm = row
             say(f"  {tenant:<12} {tbl:<18} {days:>4} days  {first} → {last}  {rows:>10,} rows  {bad:>5} quarantined  watermark {wm}")
         if "quality_results" in present:
-            say("")
-            say("Latest data quality checks:")
-            for asset, check, ok, observed in con.execute(
-                """
-                SELECT asset, expectation, success, observed_value FROM quality_results
-                WHERE run_id = (SELECT run_id FROM quality_results ORDER BY checked_at DESC LIMIT 1)
-                ORDER BY success, asset, expectation
-                """
-            ).fetchall():
-                say(f"  {'PASS' if ok else 'FAIL'}  {asset}: {check} ({observed})")
+            _say_published_checks(con, say)
     runs = _last_runs(settings)
     if runs:
         say("")
         say("Last warehouse runs (run id, outcome, as of):")
         for run_id, outcome, as_of, _ in runs:
             say(f"  {run_id}  {outcome:<8}  as of {as_of}")
+
+
+def _say_published_checks(con, say: Callable[[str], None]) -> None:
+    """Per asset, the checks recorded in the published warehouse (its last run), failures listed."""
+    rows = con.execute(
+        """
+        SELECT run_id, asset, count(*), count(*) FILTER (WHERE NOT success AND severity = 'ERROR'),
+               count(*) FILTER (WHERE NOT success AND severity = 'WARN'),
+               list(severity || ' ' || coalesce(partition, '') || ' ' || expectation || ': ' || observed_value
+                    ORDER BY severity, expectation) FILTER (WHERE NOT success)
+        FROM quality_results
+        WHERE run_id = (SELECT run_id FROM quality_results ORDER BY checked_at DESC LIMIT 1)
+        GROUP BY run_id, asset ORDER BY asset
+        """
+    ).fetchall()
+    if not rows:
+        return
+    say("")
+    say(f"Data quality checks in the published warehouse (run {str(rows[0][0])[:8]}; expectations, errors, warnings):")
+    for _, asset, total, errors, warnings, failed in rows:
+        say(f"  {'FAIL' if errors else ('WARN' if warnings else 'PASS')}  {asset:<28} {total:>5} {errors:>4} {warnings:>4}")
+        for line in (failed or [])[:SHOWN_FAILURES]:
+            say(f"        {line}")
