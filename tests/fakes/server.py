@@ -3,12 +3,15 @@
 It answers from a `Dataset`, evaluating each request's own window (Log Analytics `timespan` on
 TimeGenerated plus the KQL `where` on the window column; hunting `Timespan` plus KQL; Graph
 `$filter`), so a split request really gets the matching subset. Faults are scripted per route and
-consumed in order; every request is logged (without its Authorization value) for assertions.
+consumed in order, or drawn at random (`random_faults`): seeded and decided per request content and
+repetition, so the same run meets the same faults however its requests interleave. Every request is
+logged (without its Authorization value) for assertions.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import secrets
@@ -83,6 +86,57 @@ class FakeMicrosoft:
         self.hunting_extra_columns: dict[str, str] = {}
         self.omit_columns: set[str] = set()
         self.extra_columns = {"TenantId": "string", "SourceSystem": "string", "MachineGroup": "string", "_BilledSize": "real"}
+        self.fault_rate = 0.0
+        self.fault_seed = 0
+        self.injected: list[tuple[str, str]] = []
+        self._seen: dict[str, int] = defaultdict(int)
+        self._lock = threading.Lock()
+
+    # Kinds a random fault can take per data route. Token requests are left alone: an Entra outage is
+    # AccessDenied by design, not a transient failure. 429s say Retry-After: 0 so no test really waits.
+    RANDOM_KINDS = {
+        "la": ("429", "500", "503", "reset", "malformed", "partial"),
+        "hunting": ("429", "500", "503", "reset", "malformed"),
+        "incidents": ("429", "500", "503", "reset", "malformed"),
+        "alerts": ("429", "500", "503", "reset", "malformed"),
+    }
+
+    def random_faults(self, rate: float, seed: int = 0) -> None:
+        """Fail about `rate` of data requests at random, deterministically for a given seed."""
+        self.fault_rate, self.fault_seed = rate, seed
+
+    def draw_fault(self, route: str, path: str, query: str, body: bytes) -> str | None:
+        """The fault for this request, decided by a hash of (seed, request, how often it was seen)."""
+        if not self.fault_rate or route not in self.RANDOM_KINDS:
+            return None
+        key = self.request_key(route, path, query, body)
+        with self._lock:
+            self._seen[key] += 1
+            nth = self._seen[key]
+        kind = self.fault_kind(self.fault_seed, self.fault_rate, key, nth)
+        if kind:
+            with self._lock:
+                self.injected.append((route, kind))
+        return kind
+
+    @staticmethod
+    def request_key(route: str, path: str, query: str, body: bytes) -> str:
+        return f"{route}|{path}|{query}|{body.decode('utf-8', 'replace')}"
+
+    @classmethod
+    def fault_kind(cls, seed: int, rate: float, key: str, nth: int) -> str | None:
+        digest = hashlib.sha256(f"{seed}|{nth}|{key}".encode()).digest()
+        if int.from_bytes(digest[:4], "big") / 2**32 >= rate:
+            return None
+        kinds = cls.RANDOM_KINDS[key.split("|", 1)[0]]
+        return kinds[digest[4] % len(kinds)]
+
+    def seed_meeting(self, keys: list[str], rate: float, kinds: set[str], tries: int = 1000) -> int:
+        """The first seed whose faults on these requests' first attempts include every kind in `kinds`."""
+        for seed in range(tries):
+            if kinds <= {self.fault_kind(seed, rate, k, 1) for k in keys}:
+                return seed
+        raise ValueError(f"no seed below {tries} meets {sorted(kinds)}")
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> FakeMicrosoft:
@@ -133,7 +187,7 @@ class FakeMicrosoft:
             return False
 
     # -- Log Analytics --------------------------------------------------------------------------
-    def log_analytics(self, body: dict) -> tuple[int, dict]:
+    def log_analytics(self, body: dict, partial: bool = False) -> tuple[int, dict]:
         match = KQL.match(body.get("query", ""))
         if not match or match["table"] not in LA_TABLES:
             return 400, {"error": {"code": "BadArgumentError", "message": "The request had some invalid properties"}}
@@ -147,6 +201,8 @@ class FakeMicrosoft:
         columns = [{"name": f.name, "type": _kusto_type(f.type)} for f in fields]
         columns += [{"name": n, "type": t} for n, t in self.extra_columns.items()]
         error = None
+        if partial:  # a truncated answer with the recorded PartialError, as the service sends it
+            rows, error = rows[: len(rows) // 2], self.recorded_partial_error()
         if self.la_row_cap is not None and len(rows) > self.la_row_cap:
             rows = rows[: self.la_row_cap]
             if self.la_cap_mode == "partial":
@@ -262,7 +318,8 @@ class _Handler(BaseHTTPRequestHandler):
         fake.requests.append({"route": route, "method": method, "path": parsed.path, "query": parse_qs(parsed.query),
                               "body": raw.decode("utf-8", "replace") if route != "token" else "",
                               "authorized": auth.startswith("Bearer ") and auth[7:] in fake.tokens,
-                              "prefer": self.headers.get("Prefer", "")})
+                              "prefer": self.headers.get("Prefer", ""),
+                              "key": fake.request_key(route, parsed.path, parsed.query, raw)})
         if route == "openid":
             tenant = parsed.path.split("/")[1]
             base = f"{fake.url}/{tenant}"
@@ -278,6 +335,12 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(401, {"error": {"code": "InvalidAuthenticationToken", "message": "Access token is empty."}})
         if fake.faults[route]:
             return self._fault(fake.faults[route].pop(0))
+        drawn = fake.draw_fault(route, parsed.path, parsed.query, raw)
+        if drawn == "partial":
+            return self._send(*fake.log_analytics(json.loads(raw), partial=True))
+        if drawn:
+            return self._fault({"429": {"status": 429, "headers": {"Retry-After": "0"}}, "500": {"status": 500},
+                                "503": {"status": 503}, "reset": {"reset": True}, "malformed": {"malformed": True}}[drawn])
         if fake.overrides[route]:
             return self._send(200, fake.overrides[route].pop(0))
         if route == "la":

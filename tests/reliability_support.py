@@ -1,0 +1,103 @@
+"""Helpers of the reliability tests: quick homes built without Dagster, and an analyst reader process.
+
+`quick_night` runs the same lake writes (extract_partition) and the same build/publish code
+(build_and_publish) as the Dagster assets, without Dagster and the quality gate, so a test can
+publish a few versions in seconds. The Dagster path itself is covered by the CLI-driven tests and
+bench/torture.py.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+import time
+from datetime import date
+from pathlib import Path
+
+from pipelines import config
+
+NIGHT = date(2026, 11, 8)
+
+
+def tiny_config(directory: Path, *, scale: float = 0.03, tenants=(("contoso", 7),), lookback: int = 1,
+                start: date = date(2026, 10, 1)) -> config.Settings:
+    blocks = "".join(
+        f"""
+        [[tenant]]
+        name = "{name}"
+        kind = "sample"
+        seed = {seed}
+        scale = {scale}
+        start = 2026-10-01
+        end = 2026-11-08
+        """
+        for name, seed in tenants
+    )
+    text = textwrap.dedent(
+        f"""
+        [hunthouse]
+        home = "{directory / 'home'}"
+        start_date = {start.isoformat()}
+        lookback_days = {lookback}
+        """
+        + blocks
+    )
+    path = directory / "hunthouse.toml"
+    path.write_text(text, encoding="utf-8")
+    return config.load(path)
+
+
+def quick_load(settings: config.Settings, days: list[date], as_of: date, run_key: str) -> None:
+    """Extract every (tenant, day, table) partition into the lake, then build and publish."""
+    from pipelines.extract import extract_partition
+    from pipelines.plan import partitions
+    from pipelines.sources.schemas import RAW_TABLES
+    from pipelines.warehouse.build import build_and_publish, discard_stale_builds
+
+    for tenant, day in partitions(settings, days):
+        for table in RAW_TABLES:
+            extract_partition(settings, tenant, table, day)
+    build_and_publish(settings, as_of, run_key)
+    discard_stale_builds(settings)
+
+
+# -- an analyst session in its own process -----------------------------------------------------
+READER_QUERIES = {
+    # Three statements, one connection: all must describe the same version.
+    "version": "SELECT count(*), max(published_at)::VARCHAR FROM publish_log",
+    "total": "SELECT count(*) FROM alerts",
+    "by_tenant": "SELECT coalesce(sum(n), 0) FROM (SELECT tenant, count(*) AS n FROM alerts GROUP BY tenant)",
+    "events_total": "SELECT count(*) FROM device_events",
+    "events_by_day": "SELECT coalesce(sum(n), 0) FROM (SELECT day, count(*) AS n FROM device_events GROUP BY day)",
+}
+
+
+def read_loop(warehouse: Path, seconds: float, out: Path) -> None:
+    """Reconnect and query in a loop; record each session's version and any broken invariant or error."""
+    from pipelines.warehouse.readonly import connect_readonly
+
+    sessions, errors = [], []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with connect_readonly(warehouse) as con:
+                first = con.execute(READER_QUERIES["version"]).fetchone()
+                total = con.execute(READER_QUERIES["total"]).fetchone()[0]
+                by_tenant = con.execute(READER_QUERIES["by_tenant"]).fetchone()[0]
+                events = con.execute(READER_QUERIES["events_total"]).fetchone()[0]
+                time.sleep(0.02)  # let a publish happen mid-session if it will
+                events_by_day = con.execute(READER_QUERIES["events_by_day"]).fetchone()[0]
+                last = con.execute(READER_QUERIES["version"]).fetchone()
+            if total != by_tenant or events != events_by_day:
+                errors.append(f"invariant broken: alerts {total} vs {by_tenant}, events {events} vs {events_by_day}")
+            if first != last:
+                errors.append(f"version changed within one connection: {first} -> {last}")
+            sessions.append({"publishes": first[0], "published_at": first[1], "alerts": total, "events": events})
+        except Exception as exc:  # noqa: BLE001 - every failure is a finding, reported to the test
+            errors.append(f"{type(exc).__name__}: {exc}")
+    out.write_text(json.dumps({"sessions": sessions, "errors": errors}), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    read_loop(Path(sys.argv[1]), float(sys.argv[2]), Path(sys.argv[3]))
