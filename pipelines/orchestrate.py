@@ -8,6 +8,7 @@ worker processes (extracts only write Parquet). The warehouse run is single and 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import warnings
@@ -151,10 +152,47 @@ def _first_failure(result) -> str:
     return f"step {failures[0].step_key}: {message[0] if message else error.cls_name} (run {result.run_id[:8]})"
 
 
+TRIGGER_TAG = "hunthouse/trigger"
+
+
+def reclaim_killed_cli_runs(progress: Progress) -> int:
+    """Fail the CLI runs left STARTED by a killed `hunthouse` process and free their pool slots.
+
+    A SIGKILLed (or power-cut) in-process run never reports its end, so it keeps its slot in pool
+    duckdb_writer (limit 1) and every later run would wait for it forever. Only called while holding
+    the home's CLI lock, so no other CLI run is alive: every STARTED run with the CLI's tag is dead.
+    Runs launched by the daemon carry no such tag and are left to Dagster's run monitoring.
+    """
+    import dagster as dg
+
+    reclaimed = 0
+    with dg.DagsterInstance.get() as instance:
+        live = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING]
+        for run in instance.get_runs(filters=dg.RunsFilter(statuses=live)):
+            if TRIGGER_TAG not in run.tags:
+                continue
+            instance.report_run_failed(run, "its hunthouse process was killed before the run ended")
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            reclaimed += 1
+    if reclaimed:
+        progress(f"marked {reclaimed} run(s) of a killed hunthouse process as failed and freed their slots")
+    return reclaimed
+
+
 def run_pipeline(
     settings: Settings, parts: list[tuple[str, date]], as_of: date, tags: dict[str, str], progress: Progress
 ) -> RunOutcome:
     prepare_instance(settings)
+    # One CLI run per home at a time; the lock dies with its process, however it dies.
+    with open(settings.dagster_home / "cli-run.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        reclaim_killed_cli_runs(progress)
+        return _run_locked(settings, parts, as_of, tags, progress)
+
+
+def _run_locked(
+    settings: Settings, parts: list[tuple[str, date]], as_of: date, tags: dict[str, str], progress: Progress
+) -> RunOutcome:
     progress(f"extracting {len(parts)} tenant-day partitions × 3 tables into the lake")
     failed = run_extracts(settings, parts, tags, progress)
     if failed:
