@@ -1,17 +1,23 @@
 """Every asset the definitions build has a quality check, every table asset has a suite, and every
-check that guards the publish is blocking; the published-file and report checks catch what they
-exist for (a foreign build file, a missing table, a missing or empty report, a <script tag)."""
+check that guards the publish is blocking (and a failing model-table check does stop it); the
+published-file and report checks catch what they exist for (a foreign build file, a missing table,
+a missing or empty report, a <script tag)."""
 
 from __future__ import annotations
 
+import hashlib
+
+import dagster as dg
 import duckdb
 
 from pipelines.definitions import build_defs
+from pipelines.extract import extract_partition
 from pipelines.warehouse import build
 from quality.artifacts import check_published, check_report_files, expected_owner_files
 from quality.gate import TABLE_SUITES
+from quality.latest_run import load_latest
 from tests.conftest import write_config
-from tests.quality_fixtures import DAY
+from tests.quality_fixtures import DAY, FakeSource, event, table
 
 
 def _failed(outcomes) -> dict[str, str]:
@@ -68,3 +74,33 @@ def test_report_check_finds_missing_empty_and_scripted_files(tmp_path):
     failed = _failed(check_report_files("owner_reports", tmp_path, names))
     assert failed == {"every expected file exists": "identity-team.csv", "no file is empty": "secops.json",
                       "no <script in HTML": "secops.html"}
+
+
+def test_a_failing_error_check_on_a_model_table_stops_the_publish(tmp_path, monkeypatch):
+    settings = write_config(tmp_path)
+    previous = build.open_build(settings, "previous")
+    build.publish(settings, previous, DAY)
+    before = hashlib.sha256(settings.warehouse_path.read_bytes()).hexdigest()
+    extract_partition(settings, "contoso", "device_events", DAY,
+                      source=FakeSource({"device_events": table([event(i) for i in range(5)])}))
+
+    original = build.build_models
+
+    def corrupting(con, ctx, groups=build.MODEL_GROUPS):
+        counts = original(con, ctx, groups)
+        if "firewall" in groups:  # a broken model: a rollup row without events
+            con.execute("UPDATE fw_daily SET events = 0")
+        return counts
+
+    monkeypatch.setattr(build, "build_models", corrupting)
+    job = build_defs(settings).resolve_job_def("warehouse_build")
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = job.execute_in_process(instance=instance, tags={"hunthouse/as_of": DAY.isoformat()},
+                                        raise_on_error=False)
+
+    assert not result.success
+    executed = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
+    assert "firewall_quality" in executed and "warehouse" not in executed
+    assert hashlib.sha256(settings.warehouse_path.read_bytes()).hexdigest() == before
+    checks = load_latest(settings.home)["checks"]
+    assert checks["fw_daily"]["errors"] and not checks["device_events"]["errors"]
