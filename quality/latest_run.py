@@ -84,12 +84,3 @@ def load_latest(home: Path) -> dict | None:
         return None
     return doc if isinstance(doc, dict) and "run_id" in doc and isinstance(doc.get("checks"), dict) else None
 
-
-def blocking_failures(doc: dict) -> list[tuple[str, dict]]:
-    """(asset, failed expectation) of every ERROR that failed in the run, in check order."""
-    return [
-        (asset, f)
-        for asset, result in doc["checks"].items()
-        for f in result.get("failed", [])
-        if f.get("severity") == "ERROR"
-    ]
