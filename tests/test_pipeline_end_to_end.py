@@ -8,8 +8,8 @@ from datetime import date
 
 import duckdb
 import pytest
-from pipelines.sources.sample.truth import planted_truth
 
+from pipelines.sources.sample.truth import planted_truth
 from pipelines.warehouse import build
 from pipelines.warehouse.readonly import connect_readonly
 from tests.conftest import WORLD_END
@@ -135,3 +135,18 @@ def test_failed_build_leaves_published_file_byte_identical(sample_warehouse, mon
     build.discard_stale_builds(settings)
     assert not path.exists()
     shutil.rmtree(settings.home / "build", ignore_errors=True)
+
+
+def test_overlapping_backfill_does_not_duplicate_rows(sample_warehouse):
+    from pipelines.orchestrate import run_pipeline
+    from pipelines.plan import days_between, partitions
+
+    settings = sample_warehouse
+    with connect_readonly(settings.warehouse_path) as con:
+        before = {t: content_hash(con, t) for t in CONTENT_TABLES}
+    overlap = partitions(settings, days_between(date(2026, 10, 20), date(2026, 10, 23)))
+    outcome = run_pipeline(settings, overlap, WORLD_END, {"hunthouse/trigger": "test"}, lambda _: None)
+    assert outcome.published, outcome.failed
+    with connect_readonly(settings.warehouse_path) as con:
+        after = {t: content_hash(con, t) for t in CONTENT_TABLES}
+    assert after == before
