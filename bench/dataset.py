@@ -16,7 +16,6 @@ from pipelines.extract import extract_partition
 from pipelines.sources.sample import SampleSource, SimulationParams
 
 TENANT = "bench"
-START = date(2026, 10, 1)
 TABLES = ("device_events", "security_alert", "security_incident")
 
 
@@ -26,6 +25,9 @@ class Scale:
     events_per_day: int
     alerts_per_day: int
     history_days: int
+    # the day a nightly run adds, ISO text so the scale passes through JSON to child processes;
+    # in the past, because extract quarantines rows timestamped in the future
+    new_day_iso: str
 
     def params(self) -> SimulationParams:
         return SimulationParams.from_scale(
@@ -34,8 +36,11 @@ class Scale:
 
     @property
     def new_day(self) -> date:
-        """The day a nightly run adds on top of the history."""
-        return START + timedelta(days=self.history_days)
+        return date.fromisoformat(self.new_day_iso)
+
+    @property
+    def start(self) -> date:
+        return self.new_day - timedelta(days=self.history_days)
 
     @property
     def last_history_day(self) -> date:
@@ -44,9 +49,9 @@ class Scale:
 
 def settings(home: Path, scale: Scale) -> Settings:
     # the simulated world spans the history plus the one new day, nothing after
-    tenant = TenantConfig(name=TENANT, kind="sample", start=START, end=scale.new_day)
+    tenant = TenantConfig(name=TENANT, kind="sample", start=scale.start, end=scale.new_day)
     return Settings(
-        home=home, lake_root=str(home / "lake"), start_date=START, lookback_days=0,
+        home=home, lake_root=str(home / "lake"), start_date=scale.start, lookback_days=0,
         schedule_cron="0 2 * * *", tenants=(tenant,),
     )
 

@@ -30,7 +30,7 @@ from pipelines.sources.sample import SampleSource
 from pipelines.sources.schemas import DEVICE_EVENTS
 from pipelines.sources.sentinel import SentinelSource
 
-from .dataset import START, Scale
+from .dataset import Scale
 from .dataset import settings as sample_settings
 
 WORKSPACE = "00000000-0000-4000-8000-000000000001"
@@ -59,7 +59,7 @@ def simulator_rows(scale: Scale, rows: int, home: Path) -> list[dict]:
     s = sample_settings(home, scale)
     source = SampleSource(s.tenant("bench"), None, scale.params())
     out: list[dict] = []
-    for batch in source.fetch("device_events", day_window(START), FetchStats()):
+    for batch in source.fetch("device_events", day_window(scale.start), FetchStats()):
         out.extend(batch.slice(0, rows - len(out)).to_pylist())
         if len(out) >= rows:
             break

@@ -13,6 +13,7 @@ import statistics
 import sys
 import time
 from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from . import machine
@@ -24,8 +25,8 @@ from .scenario import run_scenario, summary
 RESULTS = REPO / "bench" / "results"
 FULL = {"devices": 5000, "events_per_day": 1_000_000, "alerts_per_day": 20_000, "days": 30, "long_history_days": 180,
         "landing_rows": 300_000, "page_rows": 50_000}
-QUICK = {"devices": 200, "events_per_day": 20_000, "alerts_per_day": 200, "days": 35, "long_history_days": 70,
-         "landing_rows": 20_000, "page_rows": 5_000}
+QUICK = {"devices": 100, "events_per_day": 10_000, "alerts_per_day": 60, "days": 22, "long_history_days": 30,
+         "landing_rows": 10_000, "page_rows": 5_000}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -44,9 +45,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=3, help="repeats of the quick timings (landing, nightly build)")
     p.add_argument("--workers", type=int, default=2, help="concurrent extract children while landing history")
     p.add_argument("--work-dir", type=Path, default=REPO / "bench" / "data")
-    p.add_argument("--markdown", type=Path, default=REPO / "BENCHMARKS.md")
+    p.add_argument("--markdown", type=Path,
+                   help="where to write the Markdown (default BENCHMARKS.md; --quick writes none unless given)")
     p.add_argument("--skip-long-history", action="store_true", help="measure the nightly build on the main history only")
     args = p.parse_args(argv)
+    if args.markdown is None and not args.quick:
+        args.markdown = REPO / "BENCHMARKS.md"
     for key, value in (QUICK if args.quick else FULL).items():
         if getattr(args, key) is None:
             setattr(args, key, value)
@@ -90,9 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     work = args.work_dir
     work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    main_scale = Scale(args.devices, args.events_per_day, args.alerts_per_day, args.days)
+    # the new day is the day before yesterday (UTC): every simulated row is in the past
+    new_day = (datetime.now(UTC).date() - timedelta(days=2)).isoformat()
+    main_scale = Scale(args.devices, args.events_per_day, args.alerts_per_day, args.days, new_day)
     history_size = Scale(args.history_devices or args.devices, args.history_events_per_day or args.events_per_day,
-                         args.history_alerts_per_day or args.alerts_per_day, args.days)
+                         args.history_alerts_per_day or args.alerts_per_day, args.days, new_day)
     results: dict = {"machine": machine.describe(), "mode": "quick" if args.quick else "full",
                      "command": " ".join(["python -m bench.run", *(sys.argv[1:] if argv is None else argv)]),
                      "repeats": {"landing": args.repeats, "nightly_build": args.repeats, "full_build": 1, "pandas": 1}}
@@ -109,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     scenarios = {}
     if not args.skip_long_history:
         for days in (args.days, args.long_history_days):
-            scale = Scale(history_size.devices, history_size.events_per_day, history_size.alerts_per_day, days)
+            scale = Scale(history_size.devices, history_size.events_per_day, history_size.alerts_per_day, days, new_day)
             if scale == main_scale:
                 scenarios[str(days)] = results["main"]
                 continue
@@ -123,8 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     results["total_wall_s"] = round(time.perf_counter() - started, 1)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
-    write_markdown(results, args.markdown)
-    progress(f"done in {results['total_wall_s']} s: {RESULTS / 'latest.json'}, {args.markdown}")
+    if args.markdown is not None:
+        write_markdown(results, args.markdown)
+    progress(f"done in {results['total_wall_s']} s: {RESULTS / 'latest.json'}{f', {args.markdown}' if args.markdown else ''}")
     return 0
 
 

@@ -9,7 +9,7 @@ from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
 
-from .dataset import START, Scale
+from .dataset import Scale
 from .measure import StepResult, run_step
 
 
@@ -24,7 +24,7 @@ def land_history(home: Path, scale: Scale, workers: int) -> dict:
     """Extract the history days in `workers` concurrent children (consecutive blocks of days)."""
     days = scale.history_days
     size = -(-days // workers)
-    blocks = [(START + timedelta(days=i), START + timedelta(days=min(days, i + size) - 1)) for i in range(0, days, size)]
+    blocks = [(scale.start + timedelta(days=i), scale.start + timedelta(days=min(days, i + size) - 1)) for i in range(0, days, size)]
     args = [{"home": str(home), "scale": asdict(scale), "first": a.isoformat(), "last": b.isoformat()} for a, b in blocks]
     with ThreadPoolExecutor(len(args)) as pool:
         results = list(pool.map(lambda a: run_step("extract", a), args))

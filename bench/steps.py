@@ -40,9 +40,7 @@ def step_landing(args: dict) -> dict:
     encode = log_analytics_bodies if args["kind"] == "sentinel" else hunting_bodies
     bodies = encode(rows, args["page_rows"])
     del rows
-    from .dataset import START
-
-    return land(args["kind"], bodies, home, START)
+    return land(args["kind"], bodies, home, _scale(args).start)
 
 
 def step_pandas(args: dict) -> dict:
