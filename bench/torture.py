@@ -25,12 +25,12 @@ import signal
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
+from pipelines.sources.sample.toml import sample_config
 from pipelines.warehouse.readonly import connect_readonly
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,27 +74,7 @@ def differences(a: dict, b: dict) -> list[str]:
 
 
 def config_text(home: Path, scale: float, lookback: int, first_day: date = FIRST_DAY) -> str:
-    tenants = "".join(
-        f"""
-        [[tenant]]
-        name = "{name}"
-        kind = "sample"
-        seed = {seed}
-        scale = {scale}
-        start = 2026-10-01
-        end = 2026-11-08
-        """
-        for name, seed in (("contoso", 7), ("fabrikam", 11))
-    )
-    return textwrap.dedent(
-        f"""
-        [hunthouse]
-        home = "{home}"
-        start_date = {first_day.isoformat()}
-        lookback_days = {lookback}
-        """
-        + tenants
-    )
+    return sample_config(home, scale=scale, start_date=first_day, lookback_days=lookback)
 
 
 # -- what gets killed --------------------------------------------------------------------------

@@ -3,48 +3,29 @@
 from __future__ import annotations
 
 import os
-import textwrap
 from datetime import date
 
 import pytest
 
 from pipelines import config
 from pipelines.plan import days_between, partitions
+from pipelines.sources.sample.toml import sample_config
 
 WORLD_START = date(2026, 10, 1)
 WORLD_END = date(2026, 11, 8)  # 39 days: a 28-day baseline, a 7-day recent window, a 14-day backtest
 
 
+OWNERS = """
+[owners]
+default = "secops"
+[[owners.rule]]
+match = "*logon*"
+owner = "identity-team"
+"""
+
+
 def sample_config_text(home: str, scale: float = 0.3, extra: str = "") -> str:
-    return textwrap.dedent(
-        f"""
-        [hunthouse]
-        home = "{home}"
-        start_date = {WORLD_START.isoformat()}
-
-        [owners]
-        default = "secops"
-        [[owners.rule]]
-        match = "*logon*"
-        owner = "identity-team"
-
-        [[tenant]]
-        name = "contoso"
-        kind = "sample"
-        seed = 7
-        scale = {scale}
-        start = {WORLD_START.isoformat()}
-        end = {WORLD_END.isoformat()}
-
-        [[tenant]]
-        name = "fabrikam"
-        kind = "sample"
-        seed = 11
-        scale = {scale}
-        start = {WORLD_START.isoformat()}
-        end = {WORLD_END.isoformat()}
-        """
-    ) + extra
+    return sample_config(home, scale=scale, world_start=WORLD_START, world_end=WORLD_END, extra=OWNERS + extra)
 
 
 def write_config(directory, **kwargs) -> config.Settings:

@@ -10,39 +10,19 @@ from __future__ import annotations
 
 import json
 import sys
-import textwrap
 import time
 from datetime import date
 from pathlib import Path
 
 from pipelines import config
+from pipelines.sources.sample.toml import sample_config
 
 NIGHT = date(2026, 11, 8)
 
 
 def tiny_config(directory: Path, *, scale: float = 0.03, tenants=(("contoso", 7),), lookback: int = 1,
                 start: date = date(2026, 10, 1)) -> config.Settings:
-    blocks = "".join(
-        f"""
-        [[tenant]]
-        name = "{name}"
-        kind = "sample"
-        seed = {seed}
-        scale = {scale}
-        start = 2026-10-01
-        end = 2026-11-08
-        """
-        for name, seed in tenants
-    )
-    text = textwrap.dedent(
-        f"""
-        [hunthouse]
-        home = "{directory / 'home'}"
-        start_date = {start.isoformat()}
-        lookback_days = {lookback}
-        """
-        + blocks
-    )
+    text = sample_config(directory / "home", tenants=tenants, scale=scale, start_date=start, lookback_days=lookback)
     path = directory / "hunthouse.toml"
     path.write_text(text, encoding="utf-8")
     return config.load(path)
