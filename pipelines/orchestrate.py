@@ -53,7 +53,8 @@ def prepare_instance(settings: Settings) -> Path:
     with dg.DagsterInstance.get() as instance:
         instance.get_runs(limit=1)
         instance.event_log_storage.get_asset_records()
-        instance.schedule_storage.all_instigator_state() if instance.schedule_storage else None
+        if instance.schedule_storage is not None:
+            instance.schedule_storage.all_instigator_state()
     return home
 
 

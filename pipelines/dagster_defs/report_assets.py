@@ -11,6 +11,16 @@ from pipelines.reports.owners import write_owner_reports
 from pipelines.warehouse.readonly import connect_readonly
 
 
+def _write(context, hunthouse: HunthouseSettings, writer) -> dg.MaterializeResult:
+    """Run one report writer on a read-only connection to the published warehouse."""
+    settings = hunthouse.load()
+    with connect_readonly(settings.warehouse_path) as con:
+        paths = writer(con, settings, as_of(context))
+    return dg.MaterializeResult(
+        metadata={"files": dg.MetadataValue.md("\n".join(f"- {p}" for p in paths)), "count": len(paths)}
+    )
+
+
 @dg.asset(
     deps=["warehouse"],
     group_name="reports",
@@ -19,12 +29,7 @@ from pipelines.warehouse.readonly import connect_readonly
     description="Per-tenant firewall hardening report (self-contained HTML) for the run's day.",
 )
 def firewall_report(context, hunthouse: HunthouseSettings) -> dg.MaterializeResult:
-    settings = hunthouse.load()
-    with connect_readonly(settings.warehouse_path) as con:
-        paths = write_firewall_reports(con, settings, as_of(context))
-    return dg.MaterializeResult(
-        metadata={"reports": dg.MetadataValue.md("\n".join(f"- {p}" for p in paths)), "count": len(paths)}
-    )
+    return _write(context, hunthouse, write_firewall_reports)
 
 
 @dg.asset(
@@ -35,9 +40,4 @@ def firewall_report(context, hunthouse: HunthouseSettings) -> dg.MaterializeResu
     description="Per-owner analytic rule tuning reports (HTML, CSV, JSON, watchlist CSV) for the run's day.",
 )
 def owner_reports(context, hunthouse: HunthouseSettings) -> dg.MaterializeResult:
-    settings = hunthouse.load()
-    with connect_readonly(settings.warehouse_path) as con:
-        paths = write_owner_reports(con, settings, as_of(context))
-    return dg.MaterializeResult(
-        metadata={"files": dg.MetadataValue.md("\n".join(f"- {p}" for p in paths)), "count": len(paths)}
-    )
+    return _write(context, hunthouse, write_owner_reports)
