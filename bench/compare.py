@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-BASELINE_KEY = ["device_id", "direction", "action_type", "process", "local_port", "remote_port", "protocol", "remote_class"]
+BASELINE_KEY = ["device_id", "direction", "action_type", "process", "service_port", "protocol", "remote_class"]
 BASELINE_FIGURES = ["window_days", "days_seen", "events", "median", "p95", "mad"]
 NOISE_FIGURES = ["alerts", "labelled_alerts", "true_positive_alerts", "benign_positive_alerts", "false_positive_alerts",
                  "benign_rate_raw"]

@@ -21,7 +21,7 @@ FIREWALL_ACTIONS = [
 ]
 COLUMNS = ["Timestamp", "DeviceId", "ActionType", "RemoteIP", "RemotePort", "LocalPort",
            "InitiatingProcessFileName", "InitiatingProcessFolderPath", "AdditionalFields"]
-PATTERN = ["direction", "action_type", "process", "local_port", "remote_port", "protocol", "remote_class"]
+PATTERN = ["direction", "action_type", "process", "service_port", "protocol", "remote_class"]
 FOLDS = [  # (regex, replacement), applied in order, as fw_fold_path
     (r"^\\\\\?\\", ""),
     (r"^%systemroot%\\", r"%windir%\\"),
@@ -117,8 +117,10 @@ def derive(df: pd.DataFrame) -> pd.DataFrame:
         {"FirewallOutboundConnectionBlocked": "outbound", "FirewallServiceStopped": "none"}).fillna("inbound")
     remote = df["RemoteIP"].where(df["RemoteIP"].fillna("") != "", _json_field(af, "RemoteAddress"))
     out["remote_class"] = ip_class(ip_norm(remote))
-    out["remote_port"] = df["RemotePort"].astype("Int64").fillna(pd.to_numeric(_json_field(af, "RemotePort"), errors="coerce").astype("Int64"))
-    out["local_port"] = df["LocalPort"].astype("Int64").fillna(pd.to_numeric(_json_field(af, "LocalPort"), errors="coerce").astype("Int64"))
+    remote_port = df["RemotePort"].astype("Int64").fillna(pd.to_numeric(_json_field(af, "RemotePort"), errors="coerce").astype("Int64"))
+    local_port = df["LocalPort"].astype("Int64").fillna(pd.to_numeric(_json_field(af, "LocalPort"), errors="coerce").astype("Int64"))
+    # the port a rule names: local for inbound blocks, remote for outbound ones
+    out["service_port"] = remote_port.where(out["direction"] == "outbound", local_port)
     out["process"] = process_path(df["InitiatingProcessFolderPath"], df["InitiatingProcessFileName"])
     proto = _json_field(af, "Protocol").fillna("").str.upper()
     out["protocol"] = proto.replace({"6": "TCP", "17": "UDP", "1": "ICMP"})

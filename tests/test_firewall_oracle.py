@@ -1,8 +1,8 @@
 """fw_daily and fw_baseline against numbers computed by hand from a dozen device_events rows.
 
 Fixture (tenant t1, baseline_days 4, as_of 2026-11-10 → window 2026-11-06 .. 2026-11-09):
-  pattern P = inbound FirewallInboundConnectionBlocked, svchost.exe, local port 137, remote 138,
-              private remote addresses.
+  pattern P = inbound FirewallInboundConnectionBlocked, svchost.exe, local (service) port 137,
+              private remote addresses; the remote (client source) port is 138 or ephemeral.
   device A, P:  11-05: 1 (before the window)   11-06: 2   11-07: –   11-08: 1   11-09: 3   11-10: 5 (as_of)
   device B, P:  11-06: 1   11-09: 1
   device B, outbound chrome.exe to 8.8.8.8:443 on 11-07 (so the tenant reports on all 4 window days)
@@ -43,8 +43,8 @@ ROWS = [
     ev("A", "2026-11-06T09:30:00", "192.168.1.5", 11),
     ev("A", "2026-11-08T12:00:00", "192.168.1.7", 20),
     ev("A", "2026-11-09T01:00:00", "192.168.1.5", 31),
-    ev("A", "2026-11-09T02:00:00", "192.168.1.6", 32),
-    ev("A", "2026-11-09T03:00:00", "::ffff:192.168.1.6", 33),  # the same host as 192.168.1.6
+    ev("A", "2026-11-09T02:00:00", "192.168.1.6", 32, RemotePort=50001),  # client source ports vary:
+    ev("A", "2026-11-09T03:00:00", "::ffff:192.168.1.6", 33, RemotePort=50002),  # still pattern P
     ev("B", "2026-11-06T07:00:00", "192.168.1.5", 40),
     ev("B", "2026-11-09T23:59:59", "192.168.1.9", 41),
     ev(
@@ -73,7 +73,7 @@ def test_every_staged_firewall_row_lands_in_fw_daily(con):
 def test_fw_daily_counts_events_distinct_remotes_and_first_last_seen(con):
     rows = con.execute(
         """select day, events, remote_ips, first_seen, last_seen, sample_report_id, sample_device_id,
-                  process, remote_class, service
+                  process, remote_class, service, peer_ports
            from fw_daily where device_id = 'dev-A' order by day"""
     ).fetchall()
     utc = UTC
@@ -98,7 +98,7 @@ def _baseline(con, scope: str, device: str | None):
         """select window_days, days_seen, devices_seen, events, median, p95, mad, first_seen, last_seen,
                   window_start, window_end
            from fw_baseline
-           where scope = ? and level = 'pattern' and local_port = 137 and device_id is not distinct from ?""",
+           where scope = ? and level = 'pattern' and service_port = 137 and device_id is not distinct from ?""",
         [scope, device],
     ).fetchall()
 

@@ -52,13 +52,13 @@ def test_six_rows_reach_fw_daily_without_loss(loaded):
 def test_to_app_rows_keep_profile_and_empty_address(loaded):
     _, con = loaded
     rows = con.execute(
-        """select process, profile, remote_class, local_port, remote_port, sample_report_id
+        """select process, profile, remote_class, service_port, peer_ports, sample_report_id
            from fw_daily where action_type = 'FirewallInboundConnectionToAppBlocked' order by process"""
     ).fetchall()
     assert rows == [
-        (r"%windir%\ccm\remctrl", "Public", "unspecified", None, None, 45),
+        (r"%windir%\ccm\remctrl", "Public", "unspecified", None, 0, 45),
         (r"%windir%\system32\driverstore\filerepository\lms.inf_amd64_41ce6847bba3daa2", "Public",
-         "unspecified", None, None, 53283),
+         "unspecified", None, 0, 53283),
     ]
 
 
@@ -77,7 +77,7 @@ def test_real_addresses_are_classified(loaded):
 def test_outbound_rows_carry_service_and_direction(loaded):
     _, con = loaded
     rows = con.execute(
-        "select direction, remote_port, service, process, events, remote_ips from fw_daily "
+        "select direction, service_port, service, process, events, remote_ips from fw_daily "
         "where action_type = 'FirewallOutboundConnectionBlocked'"
     ).fetchall()
     assert {(r[0], r[1], r[2], r[3]) for r in rows} == {

@@ -1,5 +1,5 @@
 -- fw_baseline: one row per tenant × scope ('device' | 'fleet') × level × key, where level 'pattern'
--- keys the full fw_daily pattern (direction, action_type, process, ports, protocol, remote_class)
+-- keys the full fw_daily pattern (direction, action_type, process, service_port, protocol, remote_class)
 -- and level 'direction' keys only the direction (a device's or the fleet's total per direction).
 -- Why: findings compare the recent days with what is normal for that device or for the fleet.
 -- Window: baseline_days days ending the day BEFORE as_of, read from fw_daily only (cost follows
@@ -20,8 +20,7 @@ CREATE TABLE IF NOT EXISTS fw_baseline (
     direction VARCHAR NOT NULL,
     action_type VARCHAR,
     process VARCHAR,
-    local_port INTEGER,
-    remote_port INTEGER,
+    service_port INTEGER,
     protocol VARCHAR,
     remote_class VARCHAR,
     window_days INTEGER NOT NULL,
@@ -49,7 +48,7 @@ reporting_days AS (
 ),
 per_day AS (
     SELECT
-        tenant, day, device_id, direction, action_type, process, local_port, remote_port, protocol,
+        tenant, day, device_id, direction, action_type, process, service_port, protocol,
         remote_class,
         grouping(device_id) AS is_fleet,
         grouping(process) AS is_direction_level,
@@ -59,8 +58,8 @@ per_day AS (
         max(last_seen) AS last_seen
     FROM win
     GROUP BY GROUPING SETS (
-        (tenant, day, device_id, direction, action_type, process, local_port, remote_port, protocol, remote_class),
-        (tenant, day, direction, action_type, process, local_port, remote_port, protocol, remote_class),
+        (tenant, day, device_id, direction, action_type, process, service_port, protocol, remote_class),
+        (tenant, day, direction, action_type, process, service_port, protocol, remote_class),
         (tenant, day, device_id, direction),
         (tenant, day, direction)
     )
@@ -68,19 +67,19 @@ per_day AS (
 devices_in_window AS (
     -- distinct devices over the whole window (not additive over days, so computed apart)
     SELECT
-        tenant, direction, action_type, process, local_port, remote_port, protocol, remote_class,
+        tenant, direction, action_type, process, service_port, protocol, remote_class,
         grouping(process) AS is_direction_level,
         count(DISTINCT device_id)::INTEGER AS devices_seen
     FROM win
     GROUP BY GROUPING SETS (
-        (tenant, direction, action_type, process, local_port, remote_port, protocol, remote_class),
+        (tenant, direction, action_type, process, service_port, protocol, remote_class),
         (tenant, direction)
     )
 ),
 series AS (
     SELECT
         p.tenant, p.is_fleet, p.is_direction_level, p.device_id, p.direction, p.action_type, p.process,
-        p.local_port, p.remote_port, p.protocol, p.remote_class,
+        p.service_port, p.protocol, p.remote_class,
         r.window_days,
         count(*)::INTEGER AS days_seen,
         sum(p.n)::BIGINT AS events,
@@ -90,7 +89,7 @@ series AS (
     FROM per_day p
     JOIN reporting_days r USING (tenant)
     GROUP BY p.tenant, p.is_fleet, p.is_direction_level, p.device_id, p.direction, p.action_type, p.process,
-        p.local_port, p.remote_port, p.protocol, p.remote_class, r.window_days
+        p.service_port, p.protocol, p.remote_class, r.window_days
 ),
 stats AS (
     SELECT
@@ -106,7 +105,7 @@ SELECT
     getvariable('as_of') - 1 AS window_end,
     CASE WHEN s.is_fleet = 1 THEN 'fleet' ELSE 'device' END AS scope,
     CASE WHEN s.is_direction_level = 1 THEN 'direction' ELSE 'pattern' END AS level,
-    s.device_id, s.direction, s.action_type, s.process, s.local_port, s.remote_port, s.protocol, s.remote_class,
+    s.device_id, s.direction, s.action_type, s.process, s.service_port, s.protocol, s.remote_class,
     s.window_days, s.days_seen,
     CASE WHEN s.is_fleet = 1 THEN d.devices_seen ELSE 1 END AS devices_seen,
     s.events,
@@ -123,7 +122,6 @@ LEFT JOIN devices_in_window d
     AND d.is_direction_level = s.is_direction_level
     AND d.action_type IS NOT DISTINCT FROM s.action_type
     AND d.process IS NOT DISTINCT FROM s.process
-    AND d.local_port IS NOT DISTINCT FROM s.local_port
-    AND d.remote_port IS NOT DISTINCT FROM s.remote_port
+    AND d.service_port IS NOT DISTINCT FROM s.service_port
     AND d.protocol IS NOT DISTINCT FROM s.protocol
     AND d.remote_class IS NOT DISTINCT FROM s.remote_class;

@@ -32,17 +32,28 @@ per_app AS (
         min(o.device_id) FILTER (WHERE o.is_recent) AS one_device_id,
         arg_min(o.device_name, o.device_id) FILTER (WHERE o.is_recent) AS one_device_name,
         count(DISTINCT o.day) FILTER (WHERE o.is_recent) AS days,
-        stable_mode(CASE WHEN o.is_recent THEN o.remote_port END) AS top_remote_port,
         min(o.first_seen) FILTER (WHERE o.is_recent) AS first_seen,
         max(o.last_seen) FILTER (WHERE o.is_recent) AS last_seen
     FROM outbound o
     WHERE o.remote_class = 'public'
     GROUP BY o.tenant, o.process
 ),
+top_port AS (
+    -- the remote (service) port with the most recent events; ties go to the lowest port
+    SELECT tenant, process, arg_max(service_port, (events, -coalesce(service_port, 65536))) AS top_remote_port
+    FROM (
+        SELECT tenant, process, service_port, sum(events) AS events
+        FROM outbound
+        WHERE is_recent AND remote_class = 'public'
+        GROUP BY ALL
+    )
+    GROUP BY ALL
+),
 scored AS (
-    SELECT a.*, r.recent_days_seen, r.before_days_seen,
+    SELECT a.*, t.top_remote_port, r.recent_days_seen, r.before_days_seen,
            a.events / r.recent_days_seen AS rate, a.events_before / r.before_days_seen AS rate_before
     FROM per_app a JOIN reporting r USING (tenant)
+    LEFT JOIN top_port t ON t.tenant = a.tenant AND t.process = a.process
     WHERE a.events >= getvariable('outbound_min_events')
 )
 SELECT

@@ -51,7 +51,7 @@ FW_PORT_SERVICES = [
 FW_DAILY = [
     # tenant, day, direction, action_type and process are NOT NULL in the DDL; device_id is not.
     *not_null(["device_id"], "the rollup grain; a null would merge the patterns of different devices"),
-    unique(["tenant", "day", "device_id", "direction", "action_type", "process", "local_port", "remote_port",
+    unique(["tenant", "day", "device_id", "direction", "action_type", "process", "service_port",
             "protocol", "remote_class"],
            "the rollup grain: a duplicate means a changed day was inserted twice without its delete, "
            "doubling every baseline and finding built on it"),
@@ -62,7 +62,7 @@ FW_DAILY = [
     at_least("events", 1, ROLLUP),
     _ordered("events", "remote_ips", "distinct remote addresses cannot outnumber the events they come from"),
     _ordered("last_seen", "first_seen", "the rollup's time span must be ordered"),
-    *_port_warn(["local_port", "remote_port"]),
+    *_port_warn(["service_port"]),
     warn(E.ExpectColumnValuesToNotBeNull(column="sample_report_id"),
          "the report pivots from a pattern back to Advanced Hunting through this sample event; without it "
          "the analyst has to search by time"),
@@ -81,8 +81,8 @@ FW_REMOTE_DAILY = [
 
 FW_BASELINE = [
     # The grain and the statistics are NOT NULL in the DDL; nothing to re-assert there.
-    unique(["tenant", "as_of", "scope", "level", "device_id", "direction", "action_type", "process", "local_port",
-            "remote_port", "protocol", "remote_class"],
+    unique(["tenant", "as_of", "scope", "level", "device_id", "direction", "action_type", "process", "service_port",
+            "protocol", "remote_class"],
            "findings join their pattern to exactly one baseline row; a duplicate doubles or hides a finding"),
     error(E.ExpectColumnValuesToBeInSet(column="scope", value_set=["device", "fleet"]), "findings read both scopes by name"),
     error(E.ExpectColumnValuesToBeInSet(column="level", value_set=["pattern", "direction"]), "findings read both levels by name"),
@@ -107,5 +107,5 @@ FIREWALL_SUITES: dict[str, tuple[list[Check], Scope]] = {
     "fw_remote_daily": (FW_REMOTE_DAILY, Scope(f"SELECT * FROM fw_remote_daily WHERE {CHANGED_DEVICE_DAYS}",  # noqa: S608
                                                "changed", ("tenant", "day", "remote_ip"))),
     "fw_baseline": (FW_BASELINE, Scope("SELECT * FROM fw_baseline WHERE tenant = ? AND as_of = ?", "as_of",
-                                       ("device_id", "process", "local_port", "remote_port"))),
+                                       ("device_id", "process", "service_port"))),
 }

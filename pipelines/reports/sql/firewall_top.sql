@@ -16,13 +16,10 @@ items AS (
            sum(events) AS events, 1 AS devices, count(DISTINCT day) AS days
     FROM scoped GROUP BY section, device_id
     UNION ALL
-    SELECT section, 'local_port', local_port::VARCHAR || coalesce(' (' || max(service) || ')', ''),
+    SELECT section, CASE section WHEN 'outbound' THEN 'remote_port' ELSE 'local_port' END,
+           service_port::VARCHAR || coalesce(' (' || max(service) || ')', ''),
            sum(events), count(DISTINCT device_id), count(DISTINCT day)
-    FROM scoped WHERE section <> 'outbound' AND local_port IS NOT NULL GROUP BY section, local_port
-    UNION ALL
-    SELECT section, 'remote_port', remote_port::VARCHAR || coalesce(' (' || max(service) || ')', ''),
-           sum(events), count(DISTINCT device_id), count(DISTINCT day)
-    FROM scoped WHERE section = 'outbound' AND remote_port IS NOT NULL GROUP BY section, remote_port
+    FROM scoped WHERE service_port IS NOT NULL GROUP BY section, service_port
     UNION ALL
     SELECT section, 'process', coalesce(nullif(process, ''), '(unknown program)'),
            sum(events), count(DISTINCT device_id), count(DISTINCT day)
