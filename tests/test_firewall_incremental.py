@@ -50,7 +50,7 @@ def test_only_changed_days_are_rebuilt():
     build_firewall(con, ["t1"], DAYS[-1])
     after_daily, after_remote = snapshot(con, "fw_daily"), snapshot(con, "fw_remote_daily")
 
-    events = {d: sum(r[15] for r in rows) for d, rows in after_daily.items()}
+    events = dict(con.execute("select day, sum(events) from fw_daily group by day").fetchall())
     assert events[DAYS[1]] == 5  # rebuilt from the re-pulled partition
     assert after_daily[DAYS[2]] == before_daily[DAYS[2]]  # not listed for device_events: untouched
     assert events[DAYS[2]] == 2
@@ -83,3 +83,27 @@ def test_other_tenants_same_day_is_untouched():
     build_firewall(con, ["t1", "t2"], DAYS[0])
     got = dict(con.execute("select tenant, sum(events) from fw_daily group by tenant").fetchall())
     assert got == {"t1": 2, "t2": 4}
+
+
+def test_a_warehouse_of_the_older_layout_is_rebuilt_from_every_staged_day():
+    con = staging_db()
+    parts = []
+    for d in DAYS:
+        parts += stage_raw(con, "t1", raw_table(day_rows(d, 2)))
+    # what version 1 left behind: fw_events as a view and fw_daily keyed on both ports
+    con.execute("CREATE VIEW fw_events AS SELECT tenant, day FROM device_events")
+    con.execute("CREATE TABLE fw_daily (tenant VARCHAR, day DATE, local_port INTEGER, remote_port INTEGER, events BIGINT)")
+    con.execute("INSERT INTO fw_daily VALUES ('t1', ?, 445, 50000, 1)", [DAYS[0]])
+    changed(con, [("device_events", "t1", DAYS[-1])])  # the nightly run only changed the last day
+    build_firewall(con, ["t1"], DAYS[-1])
+    assert con.execute("select version from model_versions where model_group = 'firewall'").fetchall() == [(2,)]
+    assert con.execute("select table_type from information_schema.tables where table_name = 'fw_events'"
+                       ).fetchall() == [("BASE TABLE",)]
+    per_day = dict(con.execute("select day, sum(events) from fw_daily group by day").fetchall())
+    assert per_day == dict.fromkeys(DAYS, 2)  # every staged day, not just the changed one
+    assert con.execute("select count(*) from fw_events").fetchall() == [(2 * len(DAYS),)]
+    # the next run at the same version rebuilds only what changed
+    stage_raw(con, "t1", raw_table(day_rows(DAYS[0], 5)))
+    changed(con, [("device_events", "t1", DAYS[-1])])
+    build_firewall(con, ["t1"], DAYS[-1])
+    assert con.execute("select sum(events) from fw_daily where day = ?", [DAYS[0]]).fetchone()[0] == 2

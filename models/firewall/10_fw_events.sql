@@ -1,52 +1,106 @@
--- fw_events (view): one row per staged firewall event (device_events row with a Firewall* ActionType)
--- with the derived fields every firewall model groups by. Why: the derivations live in one place;
--- it is a view so that it never goes stale against device_events and costs nothing to keep.
+-- fw_events: one row per staged firewall event (device_events row with a Firewall* ActionType) with
+-- the derived fields every firewall model groups by. Why: the derivations (address normalisation
+-- and class, folded program path, AdditionalFields fallbacks) are computed once per event, when its
+-- day is staged, instead of by every model on every run; fw_daily, fw_remote_daily and the recent
+-- window of the findings read plain columns.
+-- INCREMENTAL: only (tenant, day) pairs listed in changed_partitions for device_events are deleted
+-- and rebuilt, like fw_daily.
 -- Rows with empty IP/port (FirewallInboundConnectionToAppBlocked) are kept: NULL ports, class
 -- 'unspecified'. AdditionalFields keys (RemoteAddress, LocalPort, …) only fill gaps in the columns.
-CREATE OR REPLACE VIEW fw_events AS
-WITH src AS (
+-- Cost: the address, class and path macros run once per DISTINCT value of the changed days (a few
+-- thousand addresses, a few dozen programs), not once per event; AdditionalFields is parsed once.
+CREATE TABLE IF NOT EXISTS fw_events (
+    tenant VARCHAR NOT NULL,
+    day DATE NOT NULL,
+    timestamp TIMESTAMPTZ,
+    device_id VARCHAR,
+    device_name VARCHAR,
+    action_type VARCHAR NOT NULL,
+    report_id BIGINT,
+    direction VARCHAR NOT NULL,
+    remote_ip VARCHAR NOT NULL,
+    local_ip VARCHAR NOT NULL,
+    remote_port INTEGER,
+    local_port INTEGER,
+    process VARCHAR NOT NULL,
+    process_name VARCHAR NOT NULL,
+    profile VARCHAR,
+    protocol VARCHAR NOT NULL,
+    remote_class VARCHAR NOT NULL,
+    service_port INTEGER
+);
+
+DELETE FROM fw_events
+WHERE EXISTS (
+    SELECT 1 FROM changed_partitions c
+    WHERE c.tbl = 'device_events' AND c.tenant = fw_events.tenant AND c.day = fw_events.day
+);
+
+INSERT INTO fw_events
+WITH changed AS (
+    SELECT DISTINCT tenant, day FROM changed_partitions WHERE tbl = 'device_events'
+),
+src AS (
     SELECT
-        tenant,
-        day,
-        timestamp,
-        device_id,
-        device_name,
-        action_type,
-        report_id,
+        d.tenant, d.day, d.timestamp, d.device_id, d.device_name, d.action_type, d.report_id,
+        d.remote_ip, d.local_ip, d.remote_port, d.local_port,
+        -- NULL and '' mean the same to fw_process_path, so they share one lookup key
+        coalesce(d.initiating_process_folder_path, '') AS folder,
+        coalesce(d.initiating_process_file_name, '') AS file,
+        json_extract_string(d.additional_fields,
+            ['$.RemoteAddress', '$.LocalAddress', '$.RemotePort', '$.LocalPort', '$.Profile', '$.Profiles',
+             '$.Protocol']) AS af
+    FROM device_events d
+    JOIN changed c ON c.tenant = d.tenant AND c.day = d.day
+    WHERE d.action_type IN (
+        'FirewallInboundConnectionBlocked', 'FirewallOutboundConnectionBlocked',
+        'FirewallInboundConnectionToAppBlocked', 'FirewallServiceStopped'
+    )
+),
+raw AS (
+    SELECT
+        tenant, day, timestamp, device_id, device_name, action_type, report_id, folder, file,
         CASE action_type
             WHEN 'FirewallOutboundConnectionBlocked' THEN 'outbound'
             WHEN 'FirewallServiceStopped' THEN 'none'
             ELSE 'inbound'
         END AS direction,
-        fw_ip_norm(coalesce(nullif(remote_ip, ''), json_extract_string(additional_fields, '$.RemoteAddress')))
-            AS remote_ip,
-        fw_ip_norm(coalesce(nullif(local_ip, ''), json_extract_string(additional_fields, '$.LocalAddress')))
-            AS local_ip,
-        coalesce(remote_port, TRY_CAST(json_extract_string(additional_fields, '$.RemotePort') AS INTEGER))
-            AS remote_port,
-        coalesce(local_port, TRY_CAST(json_extract_string(additional_fields, '$.LocalPort') AS INTEGER))
-            AS local_port,
-        fw_process_path(initiating_process_folder_path, initiating_process_file_name) AS process,
-        lower(coalesce(initiating_process_file_name, '')) AS process_name,
-        coalesce(
-            json_extract_string(additional_fields, '$.Profile'),
-            json_extract_string(additional_fields, '$.Profiles')
-        ) AS profile,
-        CASE upper(coalesce(json_extract_string(additional_fields, '$.Protocol'), ''))
+        -- fw_ip_norm maps NULL and '' alike, so the lookup key is never NULL
+        coalesce(nullif(remote_ip, ''), af[1], '') AS remote_ip_raw,
+        coalesce(nullif(local_ip, ''), af[2], '') AS local_ip_raw,
+        coalesce(remote_port, TRY_CAST(af[3] AS INTEGER)) AS remote_port,
+        coalesce(local_port, TRY_CAST(af[4] AS INTEGER)) AS local_port,
+        coalesce(af[5], af[6]) AS profile,
+        CASE upper(coalesce(af[7], ''))
             WHEN '6' THEN 'TCP'
             WHEN '17' THEN 'UDP'
             WHEN '1' THEN 'ICMP'
-            ELSE upper(coalesce(json_extract_string(additional_fields, '$.Protocol'), ''))
+            ELSE upper(coalesce(af[7], ''))
         END AS protocol
-    FROM device_events
-    WHERE action_type IN (
-        'FirewallInboundConnectionBlocked', 'FirewallOutboundConnectionBlocked',
-        'FirewallInboundConnectionToAppBlocked', 'FirewallServiceStopped'
-    )
+    FROM src
+),
+addresses AS (
+    SELECT raw_ip, fw_ip_norm(raw_ip) AS norm, fw_ip_class_norm(fw_ip_norm(raw_ip)) AS class
+    FROM (SELECT remote_ip_raw AS raw_ip FROM raw UNION SELECT local_ip_raw FROM raw)
+),
+programs AS (
+    SELECT folder, file, fw_process_path(folder, file) AS process, lower(file) AS process_name
+    FROM (SELECT DISTINCT folder, file FROM raw)
 )
 SELECT
-    src.*,
-    fw_ip_class_norm(src.remote_ip) AS remote_class,
+    r.tenant, r.day, r.timestamp, r.device_id, r.device_name, r.action_type, r.report_id, r.direction,
+    ra.norm AS remote_ip,
+    la.norm AS local_ip,
+    r.remote_port,
+    r.local_port,
+    p.process,
+    p.process_name,
+    r.profile,
+    r.protocol,
+    ra.class AS remote_class,
     -- the service port: the local port of an inbound block, the remote port of an outbound one
-    CASE WHEN direction = 'outbound' THEN remote_port ELSE local_port END AS service_port
-FROM src;
+    CASE WHEN r.direction = 'outbound' THEN r.remote_port ELSE r.local_port END AS service_port
+FROM raw r
+JOIN addresses ra ON ra.raw_ip = r.remote_ip_raw
+JOIN addresses la ON la.raw_ip = r.local_ip_raw
+JOIN programs p ON p.folder = r.folder AND p.file = r.file;

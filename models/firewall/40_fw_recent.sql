@@ -1,10 +1,10 @@
--- Working set of one findings run (TEMP tables, gone when the connection closes):
---   fw_recent:      one row per firewall event of the recent window (recent_days ending as_of);
---                   findings that need exact distinct counts read it, so the cost is a week of events.
+-- Working set of one findings run (TEMP objects, gone when the connection closes):
+--   fw_recent:      view: one row per firewall event of the recent window (recent_days ending as_of);
+--                   findings that need exact distinct counts read it: a scan of a week of fw_events.
 --   fw_reporting:   one row per tenant: devices with any firewall event in the recent window.
 --   fw_candidates:  one row per finding before ids and hunting queries are attached.
 -- Windows: recent = [as_of - recent_days + 1, as_of]; "before" = the baseline_days days before it.
-CREATE OR REPLACE TEMP TABLE fw_recent AS
+CREATE OR REPLACE TEMP VIEW fw_recent AS
 SELECT *
 FROM fw_events
 WHERE list_contains(getvariable('tenants'), tenant)

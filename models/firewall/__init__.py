@@ -1,8 +1,13 @@
 """Firewall hardening models: daily rollups, baselines, findings (Hunthouse issue 4).
 
-`build` runs the SQL files of this folder in name order. fw_daily and fw_remote_daily are
-incremental on the temp table `changed_partitions`; fw_baseline and fw_findings are recomputed for
-`ctx.as_of` from the rollups, so their cost follows the baseline window, not the history.
+`build` runs the SQL files of this folder in name order. fw_events, fw_daily and fw_remote_daily
+are incremental on the temp table `changed_partitions`; fw_baseline and fw_findings are recomputed
+for `ctx.as_of` from the rollups, so their cost follows the baseline window, not the history.
+
+The incremental tables only ever see changed days, so a change to their layout cannot reach the
+days already built. SCHEMA_VERSION (kept in the warehouse table `model_versions`) names the layout:
+a warehouse built with another one has its incremental firewall tables dropped and rebuilt from
+every staged day, once, on its next run.
 """
 
 from __future__ import annotations
@@ -12,7 +17,10 @@ import duckdb
 from models.firewall.thresholds import FirewallThresholds
 from models.runner import ModelContext, run_group
 
-TABLES = ["fw_port_services", "fw_daily", "fw_remote_daily", "fw_baseline", "fw_findings"]
+TABLES = ["fw_port_services", "fw_events", "fw_daily", "fw_remote_daily", "fw_baseline", "fw_findings"]
+# 2: fw_events persisted (was a view); fw_daily and fw_baseline keyed on service_port, not both ports
+SCHEMA_VERSION = 2
+REBUILT_ON_UPGRADE = ("fw_events", "fw_daily", "fw_remote_daily", "fw_baseline")  # not fw_findings: history
 
 
 def ensure_changed_partitions(con: duckdb.DuckDBPyConnection, ctx: ModelContext) -> None:
@@ -27,9 +35,36 @@ def ensure_changed_partitions(con: duckdb.DuckDBPyConnection, ctx: ModelContext)
         con.executemany("INSERT INTO changed_partitions VALUES (?, ?, ?)", [list(c) for c in ctx.changed])
 
 
+def upgrade_layout(con: duckdb.DuckDBPyConnection) -> bool:
+    """Drop incremental tables of an older layout and mark every staged day changed; True if it did."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS model_versions (model_group VARCHAR PRIMARY KEY, version INTEGER NOT NULL, "
+        "changed_at TIMESTAMPTZ NOT NULL)"
+    )
+    row = con.execute("SELECT version FROM model_versions WHERE model_group = 'firewall'").fetchone()
+    if row is not None and row[0] == SCHEMA_VERSION:
+        return False
+    kinds = dict(con.execute(
+        "SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE NOT temporary "
+        "UNION ALL SELECT view_name, 'VIEW' FROM duckdb_views() WHERE NOT temporary AND NOT internal"
+    ).fetchall())
+    rebuilt = [name for name in REBUILT_ON_UPGRADE if name in kinds]
+    for name in rebuilt:
+        con.execute(f"DROP {kinds[name]} {name}")  # names and kinds from the catalog and REBUILT_ON_UPGRADE
+    if rebuilt:
+        con.execute(
+            "INSERT INTO changed_partitions SELECT DISTINCT 'device_events', tenant, day FROM device_events"
+        )
+    con.execute(
+        "INSERT OR REPLACE INTO model_versions VALUES ('firewall', ?, now())", [SCHEMA_VERSION]
+    )
+    return bool(rebuilt)
+
+
 def build(con: duckdb.DuckDBPyConnection, ctx: ModelContext, thresholds: FirewallThresholds | None = None) -> dict[str, int]:
     """Build the firewall tables for ctx.as_of; return row counts per table."""
     ensure_changed_partitions(con, ctx)
+    upgrade_layout(con)
     params: dict[str, object] = {
         "as_of": ctx.as_of,
         "baseline_days": ctx.settings.baseline_days,
