@@ -11,16 +11,28 @@ Graph objects are mapped onto the Sentinel raw tables by graph_mapping.
 
 from __future__ import annotations
 
+import operator
 import random
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote
 
+import msgspec
 import pyarrow as pa
+from msgspec.structs import astuple
 
 from pipelines.config import ConfigError, TenantConfig
-from pipelines.sources.arrow_rows import advance_watermark, table_from_columns
+from pipelines.sources.arrow_rows import (
+    advance_watermark,
+    cell_kind,
+    cell_type,
+    decode_json,
+    decode_paused,
+    table_from_columns,
+    table_from_typed_rows,
+)
 from pipelines.sources.base import FetchStats, Window
 from pipelines.sources.errors import Retryable, SplitNeeded
 from pipelines.sources.graph_client import GraphClient
@@ -39,6 +51,11 @@ def graph_datetime(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _schema_columns(schema: list) -> tuple[list[str], list[str]]:
+    columns = [{str(k).lower(): v for k, v in col.items()} for col in schema]
+    return [str(col.get("name")) for col in columns], [str(col.get("type") or "") for col in columns]
+
+
 def hunting_table(payload: dict) -> pa.Table:
     """Parse a huntingQueryResults body: `schema` entries keyed name/type or Name/Type, rows as objects."""
     schema = payload.get("schema", payload.get("Schema"))
@@ -46,14 +63,129 @@ def hunting_table(payload: dict) -> pa.Table:
     if not isinstance(results, list) or not (schema is None or isinstance(schema, list)):
         raise Retryable("hunting response without 'results' list")
     if schema:
-        columns = [{str(k).lower(): v for k, v in col.items()} for col in schema]
-        names = [str(col.get("name")) for col in columns]
-        types = [str(col.get("type") or "") for col in columns]
+        names, types = _schema_columns(schema)
     else:  # no schema: keep every key seen, untyped
         names = list(dict.fromkeys(k for row in results for k in row))
         types = [""] * len(names)
-    values = [[row.get(name) for row in results] for name in names]
-    return table_from_columns(names, types, values)
+    getters = [operator.itemgetter(*names)] if len(names) > 1 else []
+    try:  # every row has every column (the usual case): one C-level pass per row, then transpose
+        columns = list(zip(*map(getters[0], results), strict=True)) if getters and results else None
+    except (KeyError, TypeError):
+        columns = None
+    if columns is None:  # a key missing somewhere is null there
+        columns = [[row.get(name) for row in results] for name in names]
+    return table_from_columns(names, types, columns)
+
+
+class _RowTypes:
+    """msgspec decoders for hunting bodies of one schema, rows decoded straight into structs.
+
+    Typed, when every column type is one `arrow_rows.cell_kind` knows: each cell is then checked
+    against its column's type while decoding and the rows are converted to Arrow row by row
+    (`table_from_typed_rows`). Untyped otherwise (cells as decoded, then `table_from_columns`).
+    Keys outside the schema are skipped and a missing key is None, as in `hunting_table`.
+    """
+
+    def __init__(self) -> None:
+        self.last: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+        self._decoders: dict[tuple, msgspec.json.Decoder] = {}
+
+    def decoder(self, signature: tuple[tuple[str, ...], tuple[str, ...]], typed: bool) -> msgspec.json.Decoder:
+        decoder = self._decoders.get((signature, typed))
+        if decoder is None:
+            names, types = signature
+            fields = [f"c{i}" for i in range(len(names))]
+            row = msgspec.defstruct(
+                "HuntingRow", [(f, cell_type(t) if typed else Any, None) for f, t in zip(fields, types, strict=True)],
+                rename=dict(zip(fields, names, strict=True)), gc=False)
+            envelope = [(key, Any, msgspec.UNSET) for key in ("schema", "Schema")]
+            envelope += [(key, list[row] | None, msgspec.UNSET) for key in ("results", "Results")]
+            decoder = msgspec.json.Decoder(msgspec.defstruct("HuntingBody", envelope))
+            if len(self._decoders) >= 16:  # a handful of schemas in practice; never grow unbounded
+                self._decoders.clear()
+            self._decoders[(signature, typed)] = decoder
+        self.last = signature
+        return decoder
+
+
+_ROW_TYPES = _RowTypes()
+_SCHEMA_ONLY = msgspec.json.Decoder(msgspec.defstruct(
+    "HuntingSchema", [(key, Any, msgspec.UNSET) for key in ("schema", "Schema")]))
+
+
+def _first_set(*values: object) -> object:
+    return next((v for v in values if v is not msgspec.UNSET), None)
+
+
+def _signature(schema: object) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """(names, types) of a hunting schema, or None when only the generic path can read the body."""
+    if not schema or not isinstance(schema, list):
+        return None  # no schema: hunting_table collects the keys of every row
+    try:
+        names, types = _schema_columns(schema)
+    except AttributeError:  # a schema entry that is not an object
+        return None
+    return (tuple(names), tuple(types)) if len(set(names)) == len(names) else None
+
+
+def hunting_table_from_json(body: bytes) -> pa.Table:
+    """`hunting_table(json.loads(body))`, decoding the rows straight into columns when it can.
+
+    The body is decoded with the decoder of the previous body's schema; if its own schema differs,
+    that is read first (rows skipped) and the body decoded again. A cell of another type than its
+    column's makes it decode untyped; anything unusual (no schema, duplicate column names, rows
+    that are not objects, JSON that msgspec refuses) goes the generic way: a full decode, then
+    `hunting_table`.
+    """
+    signature, typed = _ROW_TYPES.last, True
+    for _ in range(3):
+        if signature is None:
+            try:
+                head = _SCHEMA_ONLY.decode(body)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                break
+            signature = _signature(_first_set(head.schema, head.Schema))
+            if signature is None:
+                break
+        kinds_known = all(cell_kind(t) is not None for t in signature[1])
+        try:
+            decoded = decode_paused(_ROW_TYPES.decoder(signature, typed and kinds_known), body)
+        except msgspec.DecodeError:
+            break
+        except msgspec.ValidationError:  # another schema, or a cell of another type than its column's
+            head_signature = _head_signature(body)
+            if head_signature == signature:
+                typed = False
+            signature = head_signature
+            continue
+        actual = _signature(_first_set(decoded.schema, decoded.Schema))
+        results = _first_set(decoded.results, decoded.Results)
+        if actual is None or not isinstance(results, list):
+            break
+        if actual != signature:
+            signature = actual
+            continue
+        names, types = (list(part) for part in signature)
+        rows = list(map(astuple, results))
+        table = table_from_typed_rows(names, types, rows) if typed and kinds_known else None
+        if table is None:
+            table = table_from_columns(names, types, list(zip(*rows, strict=True)) if rows else [()] * len(names))
+        return table
+    try:
+        payload = decode_json(body)
+    except ValueError:
+        raise Retryable("malformed JSON from the hunting API") from None
+    if not isinstance(payload, dict):
+        raise Retryable(f"unexpected JSON ({type(payload).__name__}) from the hunting API")
+    return hunting_table(payload)
+
+
+def _head_signature(body: bytes) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    try:
+        head = _SCHEMA_ONLY.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    return _signature(_first_set(head.schema, head.Schema))
 
 
 class DefenderSource:
@@ -109,11 +241,11 @@ class DefenderSource:
             "Query": window_query("device_events", window, firewall_only=not self.tenant.all_device_events),
             "Timespan": f"{graph_datetime(window.start)}/{graph_datetime(window.end)}",
         }
-        payload = self.graph.request_json(
+        payload = self.graph.request_bytes(
             "POST", f"{self.graph.base}/v1.0/security/runHuntingQuery", permission=HUNTING, body=body,
             timeouts_split=True,
         )
-        table = hunting_table(payload)
+        table = hunting_table_from_json(payload)
         if table.num_rows >= self.row_cap:
             raise SplitNeeded(f"{table.num_rows} rows reached the {self.row_cap}-row hunting cap")
         return table
