@@ -2,17 +2,19 @@
 
 Pages are built from simulator DeviceEvents rows in the wire format of each API (Log Analytics
 `tables` JSON with Kusto types and 7-digit datetimes; Graph `huntingQueryResults` with .NET types,
-rows as objects). The timed part replays the encoded bodies through the real code path:
-- Sentinel: a real LogsQueryClient whose HTTP call (`_execute`) is replaced by decoding the body
-  exactly as the SDK does (`response.json()` then its QueryResults model), so query_workspace,
-  LogsTable parsing, SentinelSource._query and schemas.conform all run as in production;
-- Defender: DefenderSource with Graph's request_json replaced by json.loads of the body, so
-  defender.hunting_table and conform run as in production;
-then pipelines.extract.extract_partition (quality rules, quarantine) and lake.write_partition.
+rows as objects), before the clock starts. The timed part replays the encoded bodies through the
+production code with only the network replaced: a requests transport adapter (`ReplayAdapter`)
+answers each request with the next recorded body, as a urllib3 response that requests itself turns
+into a `Response`. So for Sentinel the real LogsQueryClient pipeline (azure-core's RequestsTransport
+on a session carrying the adapter) and SentinelSource's body parsing run; for Defender the real
+GraphClient session and `hunting_table_from_json`; then schemas.conform,
+pipelines.extract.extract_partition (quality rules, quarantine) and lake.write_partition.
+Only the tokens are static (no identity provider here).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from collections.abc import Iterator
@@ -20,10 +22,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow as pa
+import requests
+import urllib3
 from azure.core.credentials import AccessToken
 
 from pipelines.config import Settings, TenantConfig
 from pipelines.extract import day_window, extract_partition
+from pipelines.sources.azure_auth import VerifyingSession, tls_verify
 from pipelines.sources.base import FetchStats, Window
 from pipelines.sources.defender import DefenderSource
 from pipelines.sources.sample import SampleSource
@@ -91,31 +96,42 @@ class _StaticToken:
         return AccessToken("bench-token", int(time.time()) + 3600)
 
 
-def sentinel_source(bodies: list[bytes]) -> SentinelSource:
-    from azure.monitor.query import LogsQueryClient
-    from azure.monitor.query._operations._operations import _deserialize, _models
+class ReplayAdapter(requests.adapters.HTTPAdapter):
+    """A requests transport adapter that answers every request with the next recorded body (HTTP 200)."""
 
+    def __init__(self, bodies: list[bytes]):
+        super().__init__()
+        self.pending = iter(bodies)
+
+    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
+        body = next(self.pending)
+        raw = urllib3.HTTPResponse(body=io.BytesIO(body), headers={"Content-Type": "application/json; charset=utf-8",
+                                                                    "Content-Length": str(len(body))},
+                                   status=200, reason="OK", preload_content=False, decode_content=False)
+        return self.build_response(request, raw)  # requests' Session.send reads it unless streamed
+
+
+def replay_session(bodies: list[bytes]) -> VerifyingSession:
+    session = VerifyingSession(tls_verify())
+    session.mount("https://", ReplayAdapter(bodies))
+    return session
+
+
+def sentinel_source(bodies: list[bytes]) -> SentinelSource:
     tenant = TenantConfig(name="bench", kind="sentinel", tenant_id=WORKSPACE, client_id=WORKSPACE,
                           workspace_id=WORKSPACE)
     source = SentinelSource(tenant, row_cap=10**9)
-    pending = iter(bodies)
-    credential = _StaticToken()
-    client = LogsQueryClient(credential, endpoint=tenant.log_analytics_endpoint)
-
-    def execute(*args, **kwargs):
-        # what the generated _execute does with a 200 response: response.json() into QueryResults
-        return _deserialize(_models._models.QueryResults, json.loads(next(pending)))
-
-    client._execute = execute
-    source._client, source._credential = client, credential
+    source._credential = _StaticToken()
+    # the production client and its own RequestsTransport, on a session whose adapter replays the bodies
+    source._client = source.make_client(source._credential, session=replay_session(bodies), session_owner=False)
     return source
 
 
 def defender_source(bodies: list[bytes]) -> DefenderSource:
     tenant = TenantConfig(name="bench", kind="defender", tenant_id=WORKSPACE, client_id=WORKSPACE)
     source = DefenderSource(tenant, row_cap=10**9)
-    pending = iter(bodies)
-    source.graph.request_json = lambda *args, **kwargs: json.loads(next(pending))
+    source.graph._session = replay_session(bodies)
+    source.graph._token = lambda: "bench-token"
     return source
 
 
