@@ -17,6 +17,7 @@ from pathlib import Path
 TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MEMORY_SIZE = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 KINDS = ("sample", "sentinel", "defender")
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = PACKAGE_ROOT / "hunthouse.example.toml"
@@ -78,15 +79,24 @@ class Settings:
     min_confidence: float = 0.8
     backtest_days: int = 14
     exclusion_ttl_days: int = 90
+    fit_days: int = 90
     triage_minutes_per_incident: float = 30.0
     default_owner: str = "secops"
     owner_rules: tuple[OwnerRule, ...] = ()
     quarantine_threshold: float = 0.05
+    # DuckDB's buffer limit for warehouse builds; above it DuckDB spills to <home>/spill instead of
+    # growing, so a nightly run on a shared host stays inside a known budget (target: < 4 GB RSS).
+    memory_limit: str = "3GB"
+    threads: int = 0  # DuckDB worker threads for builds; 0 = one per core
     source_path: str = field(default="", compare=False)
 
     @property
     def warehouse_path(self) -> Path:
         return self.home / "warehouse.duckdb"
+
+    @property
+    def spill_dir(self) -> Path:
+        return self.home / "spill"
 
     @property
     def reports_dir(self) -> Path:
@@ -236,6 +246,12 @@ def parse(doc: dict, base_dir: Path, source_path: str = "", home_override: str |
     if not 0 < min_conf < 1:
         raise ConfigError(f"[tuning]: 'min_confidence' must be between 0 and 1, got {min_conf}")
     threshold = _get(doc.get("quality", {}), "quarantine_threshold", float, "[quality]", 0.05)
+    memory_limit = _get(core, "memory_limit", str, where, "3GB").strip()
+    if not MEMORY_SIZE.fullmatch(memory_limit):
+        raise ConfigError(f"{where}: 'memory_limit' must be a size such as \"3GB\" or \"512MB\", got {memory_limit!r}")
+    threads = _get(core, "threads", int, where, 0)
+    if threads < 0:
+        raise ConfigError(f"{where}: 'threads' must be 0 (one per core) or more, got {threads}")
     return Settings(
         home=home,
         lake_root=lake_root,
@@ -248,12 +264,15 @@ def parse(doc: dict, base_dir: Path, source_path: str = "", home_override: str |
         min_confidence=min_conf,
         backtest_days=_positive(_get(tu, "backtest_days", int, "[tuning]", 14), "backtest_days", "[tuning]"),
         exclusion_ttl_days=_positive(_get(tu, "exclusion_ttl_days", int, "[tuning]", 90), "exclusion_ttl_days", "[tuning]"),
+        fit_days=_positive(_get(tu, "fit_days", int, "[tuning]", 90), "fit_days", "[tuning]"),
         triage_minutes_per_incident=_positive(
             _get(tu, "triage_minutes_per_incident", float, "[tuning]", 30.0), "triage_minutes_per_incident", "[tuning]"
         ),
         default_owner=_get(owners, "default", str, "[owners]", "secops"),
         owner_rules=tuple(rules),
         quarantine_threshold=threshold,
+        memory_limit=memory_limit,
+        threads=threads,
         source_path=source_path,
     )
 

@@ -1,6 +1,7 @@
 """Configuration mistakes get one precise message; secrets are never read from the file."""
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -97,3 +98,16 @@ log_analytics_endpoint = "http://evil.example"
 """
     with pytest.raises(config.ConfigError, match="must be an https URL"):
         load(tmp_path, BASE + snippet)
+
+
+@pytest.mark.parametrize("value, message", [("lots", "'memory_limit' must be a size"), ("3", "'memory_limit' must be a size")])
+def test_memory_limit_must_be_a_size(value, message):
+    doc = {"hunthouse": {"memory_limit": value}, "tenant": [{"name": "t", "kind": "sample"}]}
+    with pytest.raises(config.ConfigError, match=message):
+        config.parse(doc, base_dir=Path("/tmp"))
+
+
+def test_memory_limit_and_threads_reach_the_settings():
+    doc = {"hunthouse": {"memory_limit": "512MB", "threads": 1}, "tenant": [{"name": "t", "kind": "sample"}]}
+    s = config.parse(doc, base_dir=Path("/tmp"))
+    assert (s.memory_limit, s.threads) == ("512MB", 1)

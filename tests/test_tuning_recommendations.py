@@ -106,3 +106,15 @@ def test_threshold_of_labelled_alerts_decides(tmp_path, benign, expected):
         fx.alert("r9", day, [("ip", "10.1.1.1", "10.1.1.1")], None)  # open incidents: unlabelled
     fx.build(settings(tmp_path, min_confidence=0.5), as_of_day=20)
     assert (("r9", "single", "ip", "10.1.1.1") in recommended(fx)) is expected
+
+
+def test_the_fit_reads_only_the_fit_days_before_its_cut_off(tmp_path):
+    fx = TuningFixture()
+    for day in range(30):
+        fx.alert("r9", day, [("ip", "10.1.1.1", "10.1.1.1")], "benign_positive")
+    fx.build(settings(tmp_path, min_confidence=0.5, fit_days=10), as_of_day=29)
+    [(alerts, first_offset)] = fx.con.execute(
+        "SELECT count(*), min(day) - (SELECT min(day) FROM alerts) FROM alert_labels").fetchall()
+    assert (alerts, first_offset) == (10, 20)  # days 20..29 of 0..29
+    [noise] = fx.rows("SELECT * FROM rule_noise WHERE rule_id = 'r9'")
+    assert noise["alerts"] == 10

@@ -10,6 +10,9 @@
 -- Open or undetermined incidents, and alerts with no incident, are unlabelled (label NULL). Membership comes from the latest alert bridge
 -- (incident_alerts); an alert in several incidents (merges) takes the most recently modified one.
 -- Alerts without an analytic rule id are kept: their true positives still guard exclusions.
+-- Fit window: the fit_days days before the cut-off ([tuning] fit_days, 90). Rules and environments
+-- drift, so older labels say little about next month's alerts, and a window keeps the nightly cost
+-- bounded by the window instead of growing with the tenant's whole alert history.
 CREATE OR REPLACE TABLE alert_labels AS
 WITH incident_as_of AS (
     SELECT tenant, incident_number, last_modified_time, classification, created_time, closed_time
@@ -46,6 +49,7 @@ labelled AS (
     FROM alerts AS a
     LEFT JOIN alert_incident AS ai USING (tenant, system_alert_id)
     WHERE a.day < getvariable('fit_end_day')
+      AND a.day >= getvariable('fit_end_day') - getvariable('fit_days')
 )
 SELECT
     *,

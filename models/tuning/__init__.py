@@ -127,6 +127,7 @@ def build(con: duckdb.DuckDBPyConnection, ctx: ModelContext) -> dict[str, int]:
             "min_confidence": float(s.min_confidence),
             "triage_minutes_per_incident": float(s.triage_minutes_per_incident),
             "exclusion_ttl_days": int(s.exclusion_ttl_days),
+            "fit_days": int(s.fit_days),
         },
     )
     run_fit(con, backtest_start)
