@@ -38,9 +38,10 @@ def targets(r: dict) -> list[tuple[str, str]]:
         f" (at {r['main']['scale']['events_per_day']:,} events/day, not 1,000,000: not a measurement of the target)")
     out.append(("nightly model step for 1,000,000 new events ≤ 30 s",
                 _verdict(nightly <= 30 and not scale_note, f"{nightly:.1f} s for {events:,} new rows{scale_note}")))
-    peaks = _peaks(r)
+    # the pandas reference is what users run today, not a Hunthouse step: listed, not judged here
+    peaks = [(name, mb) for name, mb in _peaks(r) if name != "pandas reference"]
     worst = max(peaks, key=lambda kv: kv[1])
-    out.append(("no step above 4 GB resident", _verdict(worst[1] <= GB4_MB, f"largest {worst[1]:,.0f} MB ({worst[0]})")))
+    out.append(("no Hunthouse step above 4 GB resident", _verdict(worst[1] <= GB4_MB, f"largest {worst[1]:,.0f} MB ({worst[0]})")))
     return out
 
 
