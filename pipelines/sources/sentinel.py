@@ -155,7 +155,7 @@ class SentinelSource:
                     raise HttpResponseError(response=response)
             finally:
                 response.close()
-            table = log_analytics_table_from_json(body, self.row_cap)
+            parsed = log_analytics_table_from_json(body, self.row_cap, hint=table)
         except (ValueError, DecodeError) as exc:  # json.JSONDecodeError is a ValueError
             raise Retryable(f"malformed response body ({type(exc).__name__})") from None
         except HttpResponseError as exc:
@@ -166,7 +166,7 @@ class SentinelSource:
             if _is_tls_failure(exc):
                 raise self._tls_error() from None
             raise Retryable(f"connection failed ({type(exc).__name__})") from None
-        return table
+        return parsed
 
     def _ensure_token(self) -> None:
         """Get (or reuse) the token first: LogsQueryClient would re-raise a credential failure as a
@@ -260,13 +260,14 @@ def log_analytics_table(payload: object, row_cap: int = LOG_ANALYTICS_ROW_CAP) -
 
 class _TypedDecoders:
     """msgspec decoders that type-check Log Analytics rows while decoding them (see
-    arrow_rows.table_from_typed_rows), one per column signature, the last one used first."""
+    arrow_rows.table_from_typed_rows), one per column signature; per query table (`hint`), the
+    last one used is tried first."""
 
     def __init__(self) -> None:
-        self.last: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+        self.last: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
         self._decoders: dict[tuple, msgspec.json.Decoder] = {}
 
-    def decoder(self, signature: tuple[tuple[str, ...], tuple[str, ...]]) -> msgspec.json.Decoder:
+    def decoder(self, signature: tuple[tuple[str, ...], tuple[str, ...]], hint: str) -> msgspec.json.Decoder:
         decoder = self._decoders.get(signature)
         if decoder is None:
             row = tuple[tuple(cell_type(t) for t in signature[1])]
@@ -277,7 +278,7 @@ class _TypedDecoders:
             if len(self._decoders) >= 16:
                 self._decoders.clear()
             self._decoders[signature] = decoder
-        self.last = signature
+        self.last[hint] = signature
         return decoder
 
 
@@ -299,15 +300,16 @@ def _signature(columns: object) -> tuple[tuple[str, ...], tuple[str, ...]] | Non
     return names, types
 
 
-def log_analytics_table_from_json(body: bytes, row_cap: int = LOG_ANALYTICS_ROW_CAP) -> pa.Table:
+def log_analytics_table_from_json(body: bytes, row_cap: int = LOG_ANALYTICS_ROW_CAP, hint: str = "") -> pa.Table:
     """`log_analytics_table(json.loads(body))`, with the rows type-checked and converted row-major.
 
-    The body is decoded with the typed decoder of the previous body's columns; if its own columns
+    The body is decoded with the typed decoder of the columns of the previous body with the same
+    `hint` (the queried table); if its own columns
     differ, they are read first (rows skipped) and it is decoded again with theirs. A body the
     typed path cannot take (a column type or cell it does not know, several tables, JSON msgspec
     refuses) is decoded generically and goes through `log_analytics_table`.
     """
-    signature = _TYPED.last
+    signature = _TYPED.last.get(hint)
     for _ in range(2):
         if signature is None:
             try:
@@ -318,7 +320,7 @@ def log_analytics_table_from_json(body: bytes, row_cap: int = LOG_ANALYTICS_ROW_
             if signature is None:
                 break
         try:
-            decoded = decode_paused(_TYPED.decoder(signature), body)
+            decoded = decode_paused(_TYPED.decoder(signature, hint), body)
         except msgspec.DecodeError:
             break
         except msgspec.ValidationError:  # another column layout, or a cell of another type
