@@ -72,14 +72,15 @@ def _datetime_from_text(text: pa.Array, values: Sequence | None = None) -> pa.Ar
         text = pc.if_else(empty, pa.scalar(None, pa.string()), text)  # "" is null, like None
     if text.null_count == len(text):
         return pa.nulls(len(text), TS)
-    if pc.all(pc.match_substring_regex(text, _KUSTO_TICKS)).as_py():
+    if pc.any(pc.match_substring_regex(text, _EDGE_YEARS)).as_py():
+        pass  # per value below
+    elif pc.all(pc.match_substring_regex(text, _KUSTO_TICKS)).as_py():
         # Kusto's own spelling: drop the 7th fractional digit and the Z, read as UTC wall time
         try:
             return pc.utf8_slice_codeunits(text, 0, 26).cast(pa.timestamp("us")).cast(TS)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
-    regular = pc.all(pc.match_substring_regex(text, _ISO_ZONED)).as_py()
-    if regular and not pc.any(pc.match_substring_regex(text, _EDGE_YEARS)).as_py():
+    elif pc.all(pc.match_substring_regex(text, _ISO_ZONED)).as_py():
         try:
             return pc.replace_substring_regex(text, _FRACTION.pattern, r"\1").cast(TS)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
