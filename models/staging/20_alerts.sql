@@ -75,3 +75,10 @@ SELECT
 FROM raw_entities AS e
 SEMI JOIN alerts AS a
     ON a.tenant = getvariable('tenant') AND a.day = getvariable('day') AND a.system_alert_id = e.system_alert_id;
+
+-- The alerts this partition holds now: only these can have a second version on another day, so
+-- 90_latest_state.sql looks for stale versions among them alone.
+CREATE TEMP TABLE IF NOT EXISTS restaged_alerts (tenant VARCHAR, system_alert_id VARCHAR);
+INSERT INTO restaged_alerts
+SELECT DISTINCT tenant, system_alert_id FROM alerts
+WHERE tenant = getvariable('tenant') AND day = getvariable('day');

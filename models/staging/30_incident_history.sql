@@ -5,6 +5,12 @@
 -- (Sentinel PascalCase, Graph camelCase, informationalExpectedActivity = benign positive); the raw
 -- value stays in classification_raw. Input: view raw_input; variables tenant, day.
 
+-- The incidents this partition held before and holds now: 90_latest_state.sql re-derives only these.
+CREATE TEMP TABLE IF NOT EXISTS restaged_incidents (tenant VARCHAR, incident_number BIGINT);
+INSERT INTO restaged_incidents
+SELECT DISTINCT tenant, incident_number FROM incident_history
+WHERE tenant = getvariable('tenant') AND day = getvariable('day');
+
 DELETE FROM incident_history WHERE tenant = getvariable('tenant') AND day = getvariable('day');
 
 INSERT INTO incident_history
@@ -66,3 +72,7 @@ SELECT
     "IncidentUrl" AS incident_url,
     "TimeGenerated" AS time_generated
 FROM source;
+
+INSERT INTO restaged_incidents
+SELECT DISTINCT tenant, incident_number FROM incident_history
+WHERE tenant = getvariable('tenant') AND day = getvariable('day');

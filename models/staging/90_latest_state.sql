@@ -1,38 +1,44 @@
--- Latest state across partitions for the tenants whose partitions changed in this run.
+-- Latest state across partitions, re-derived only for the alerts and incidents the run's staged
+-- partitions touched (temp tables restaged_alerts / restaged_incidents, filled by 20_alerts.sql and
+-- 30_incident_history.sql), so a nightly run costs the new day's alerts, not the tenant's history.
 -- alerts: one row per (tenant, system_alert_id) — a re-emitted alert may land on a later day, so
 --   older versions (and their entities) are removed.
 -- incidents: one row per (tenant, incident_number), the latest version by LastModifiedTime, the
 --   DuckDB equivalent of `SecurityIncident | summarize arg_max(LastModifiedTime, *) by IncidentNumber`.
 -- incident_alerts: the incident -> alert bridge of that latest state.
--- Cost: proportional to the changed tenants' alerts and incidents, which are small next to events.
+-- An incident is re-derived when a staged partition held a version of it before or holds one now,
+-- so a version removed by a re-pull is noticed too.
 
-CREATE TEMP TABLE changed_tenants AS
-SELECT DISTINCT tenant FROM changed_partitions WHERE tbl IN ('security_alert', 'security_incident');
+CREATE TEMP TABLE IF NOT EXISTS restaged_alerts (tenant VARCHAR, system_alert_id VARCHAR);
+CREATE TEMP TABLE IF NOT EXISTS restaged_incidents (tenant VARCHAR, incident_number BIGINT);
+CREATE OR REPLACE TEMP TABLE touched_alerts AS SELECT DISTINCT * FROM restaged_alerts;
+CREATE OR REPLACE TEMP TABLE touched_incidents AS SELECT DISTINCT * FROM restaged_incidents;
 
 DELETE FROM alerts AS a
 USING (
-    SELECT tenant, system_alert_id, day
-    FROM alerts
-    WHERE tenant IN (SELECT tenant FROM changed_tenants)
-    QUALIFY row_number() OVER (PARTITION BY tenant, system_alert_id ORDER BY time_generated DESC, day DESC) > 1
+    SELECT x.tenant, x.system_alert_id, x.day
+    FROM alerts AS x
+    SEMI JOIN touched_alerts AS t ON t.tenant = x.tenant AND t.system_alert_id = x.system_alert_id
+    QUALIFY row_number() OVER (PARTITION BY x.tenant, x.system_alert_id ORDER BY x.time_generated DESC, x.day DESC) > 1
 ) AS stale
 WHERE a.tenant = stale.tenant AND a.system_alert_id = stale.system_alert_id AND a.day = stale.day;
 
 DELETE FROM alert_entities AS e
-WHERE e.tenant IN (SELECT tenant FROM changed_tenants)
+WHERE EXISTS (SELECT 1 FROM touched_alerts AS t WHERE t.tenant = e.tenant AND t.system_alert_id = e.system_alert_id)
   AND NOT EXISTS (
       SELECT 1 FROM alerts AS a
       WHERE a.tenant = e.tenant AND a.system_alert_id = e.system_alert_id AND a.day = e.day
   );
 
 CREATE TABLE IF NOT EXISTS incidents AS SELECT * EXCLUDE (day) FROM incident_history LIMIT 0;
-DELETE FROM incidents WHERE tenant IN (SELECT tenant FROM changed_tenants);
+DELETE FROM incidents AS i
+WHERE EXISTS (SELECT 1 FROM touched_incidents AS t WHERE t.tenant = i.tenant AND t.incident_number = i.incident_number);
 INSERT INTO incidents
-SELECT * EXCLUDE (day)
-FROM incident_history
-WHERE tenant IN (SELECT tenant FROM changed_tenants)
+SELECT h.* EXCLUDE (day)
+FROM incident_history AS h
+SEMI JOIN touched_incidents AS t ON t.tenant = h.tenant AND t.incident_number = h.incident_number
 QUALIFY row_number() OVER (
-    PARTITION BY tenant, incident_number ORDER BY last_modified_time DESC, time_generated DESC NULLS LAST
+    PARTITION BY h.tenant, h.incident_number ORDER BY h.last_modified_time DESC, h.time_generated DESC NULLS LAST
 ) = 1;
 
 CREATE TABLE IF NOT EXISTS incident_alerts (
@@ -40,10 +46,14 @@ CREATE TABLE IF NOT EXISTS incident_alerts (
     incident_number BIGINT NOT NULL,
     system_alert_id VARCHAR NOT NULL
 );
-DELETE FROM incident_alerts WHERE tenant IN (SELECT tenant FROM changed_tenants);
+DELETE FROM incident_alerts AS b
+WHERE EXISTS (SELECT 1 FROM touched_incidents AS t WHERE t.tenant = b.tenant AND t.incident_number = b.incident_number);
 INSERT INTO incident_alerts
-SELECT DISTINCT tenant, incident_number, unnest(alert_ids) AS system_alert_id
-FROM incidents
-WHERE tenant IN (SELECT tenant FROM changed_tenants);
+SELECT DISTINCT i.tenant, i.incident_number, unnest(i.alert_ids) AS system_alert_id
+FROM incidents AS i
+SEMI JOIN touched_incidents AS t ON t.tenant = i.tenant AND t.incident_number = i.incident_number;
 
-DROP TABLE changed_tenants;
+DROP TABLE touched_alerts;
+DROP TABLE touched_incidents;
+DELETE FROM restaged_alerts;
+DELETE FROM restaged_incidents;
