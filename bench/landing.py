@@ -96,6 +96,30 @@ class _StaticToken:
         return AccessToken("bench-token", int(time.time()) + 3600)
 
 
+class _Wire(io.RawIOBase):
+    """A recorded body read like a socket file: every read returns a fresh copy (io.BytesIO would
+    hand the whole recorded bytes object back without copying, which no network read does)."""
+
+    def __init__(self, data: bytes):
+        super().__init__()
+        self._view, self._pos = memoryview(data), 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = min(len(buffer), len(self._view) - self._pos)
+        buffer[:n] = self._view[self._pos:self._pos + n]
+        self._pos += n
+        return n
+
+    def read(self, size: int | None = -1) -> bytes:
+        end = len(self._view) if size is None or size < 0 else min(len(self._view), self._pos + size)
+        out = self._view[self._pos:end].tobytes()
+        self._pos = end
+        return out
+
+
 class ReplayAdapter(requests.adapters.HTTPAdapter):
     """A requests transport adapter that answers every request with the next recorded body (HTTP 200)."""
 
@@ -105,9 +129,9 @@ class ReplayAdapter(requests.adapters.HTTPAdapter):
 
     def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
         body = next(self.pending)
-        raw = urllib3.HTTPResponse(body=io.BytesIO(body), headers={"Content-Type": "application/json; charset=utf-8",
-                                                                    "Content-Length": str(len(body))},
-                                   status=200, reason="OK", preload_content=False, decode_content=False)
+        headers = {"Content-Type": "application/json; charset=utf-8", "Content-Length": str(len(body))}
+        raw = urllib3.HTTPResponse(body=_Wire(body), headers=headers, status=200, reason="OK",
+                                   preload_content=False, decode_content=False)
         return self.build_response(request, raw)  # requests' Session.send reads it unless streamed
 
 
