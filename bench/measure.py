@@ -21,7 +21,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 class StepFailed(RuntimeError):
-    pass
+    def __init__(self, message: str, wall_s: float = 0.0, peak_rss_mb: float = 0.0, exit_code: int | None = None):
+        super().__init__(message)
+        self.wall_s, self.peak_rss_mb, self.exit_code = wall_s, peak_rss_mb, exit_code
 
 
 @dataclass
@@ -45,7 +47,8 @@ def run_step(name: str, args: dict, label: str | None = None) -> StepResult:
         stdout, stderr = out.read(), err.read()
     if proc.returncode != 0:
         tail = "\n".join(stderr.strip().splitlines()[-20:])
-        raise StepFailed(f"step {label or name} failed (exit {proc.returncode}):\n{tail}")
+        raise StepFailed(f"step {label or name} failed (exit {proc.returncode}):\n{tail}", round(wall, 3),
+                         round(usage.ru_maxrss / 1024, 1), proc.returncode)
     lines = [line for line in stdout.strip().splitlines() if line.startswith("{")]
     if not lines:
         raise StepFailed(f"step {label or name} printed no result")

@@ -6,6 +6,7 @@ Each prints one JSON line with its own figures; bench.measure reads the peak RSS
 from __future__ import annotations
 
 import json
+import resource
 import sys
 import time
 from datetime import date
@@ -48,6 +49,10 @@ def step_pandas(args: dict) -> dict:
     from .pandas_tuning import labelled_alerts, rule_noise, top_entities
 
     lake, as_of, out = args["lake_root"], date.fromisoformat(args["as_of"]), Path(args["out"])
+    if args.get("memory_cap_gb"):
+        # a MemoryError here, rather than the kernel's OOM killer picking a process on a shared host
+        cap = int(args["memory_cap_gb"] * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     baseline = device_baseline(lake, as_of, args["baseline_days"])
