@@ -79,5 +79,26 @@ def read_loop(warehouse: Path, seconds: float, out: Path) -> None:
     out.write_text(json.dumps({"sessions": sessions, "errors": errors}), encoding="utf-8")
 
 
+def hold_open(warehouse: Path, seconds: float, out: Path) -> None:
+    """One connection kept open for `seconds` (an analyst's long session): the same answers every
+    time, whatever is published meanwhile. Touches `<out>.ready` once connected."""
+    from pipelines.warehouse.readonly import connect_readonly
+
+    answers, errors = set(), []
+    with connect_readonly(warehouse) as con:
+        out.with_suffix(".ready").touch()
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                answers.add(json.dumps([con.execute(q).fetchone() for q in READER_QUERIES.values()], default=str))
+            except Exception as exc:  # noqa: BLE001 - every failure is a finding, reported to the test
+                errors.append(f"{type(exc).__name__}: {exc}")
+            time.sleep(0.05)
+    out.write_text(json.dumps({"answers": sorted(answers), "errors": errors}), encoding="utf-8")
+
+
 if __name__ == "__main__":
-    read_loop(Path(sys.argv[1]), float(sys.argv[2]), Path(sys.argv[3]))
+    if sys.argv[1] == "hold":
+        hold_open(Path(sys.argv[2]), float(sys.argv[3]), Path(sys.argv[4]))
+    else:
+        read_loop(Path(sys.argv[1]), float(sys.argv[2]), Path(sys.argv[3]))

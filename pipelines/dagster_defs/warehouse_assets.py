@@ -2,7 +2,8 @@
 
 All of them work on this run's build file (`<home>/build/<root run id>.duckdb`) in pool
 "duckdb_writer"; nothing touches the published warehouse until `warehouse` renames the build file
-over it. Each body is thin: it calls pipelines.warehouse and the model groups, and records metadata.
+over it. `staging` starts the build file from the standby generation when it can (metadata
+`build_from`: standby | copy | resume; pipelines/warehouse/build.py). Each body is thin: it calls pipelines.warehouse and the model groups, and records metadata.
 """
 
 from __future__ import annotations
@@ -74,14 +75,19 @@ def staging(context, hunthouse: HunthouseSettings):
     settings = hunthouse.load()
     path = build.build_path(settings, run_key(context))
     build.discard_stale_builds(settings, keep=path)
-    build.open_build(settings, run_key(context))
-    with duckdb.connect(str(path)) as con:
+    # "standby" (the previous generation caught up), "copy" (of the published file) or "resume"
+    start = build.start_build(settings, run_key(context), progress=context.log.info)
+    with duckdb.connect(str(start.path)) as con:
         changed = build.sync_lake(con, settings, progress=context.log.info)
         counts = table_counts(con, list(STAGING_TABLES))
     context.log.info(f"{len(changed)} lake partitions changed since the last publish")
     for name in STAGING_TABLES:
         yield dg.MaterializeResult(
-            asset_key=name, metadata={"dagster/row_count": counts[name], "changed_partitions": len(changed)}
+            asset_key=name,
+            metadata={
+                "dagster/row_count": counts[name], "changed_partitions": len(changed),
+                "build_from": start.source, "build_from_reason": start.reason,
+            },
         )
 
 
