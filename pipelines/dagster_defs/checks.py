@@ -22,7 +22,6 @@ they loaded, so a partition that failed its raw check can never be published.
 from __future__ import annotations
 
 import dagster as dg
-import duckdb
 
 from pipelines.dagster_defs.partitions import split_key
 from pipelines.dagster_defs.resources import HunthouseSettings
@@ -35,6 +34,7 @@ from pipelines.dagster_defs.warehouse_assets import (
 )
 from pipelines.sources.schemas import RAW_TABLES
 from pipelines.warehouse import build
+from pipelines.warehouse.connect import open_writer
 from pipelines.warehouse.readonly import connect_readonly
 from quality import artifacts, gate, latest_run
 from quality.engine import Outcome
@@ -121,7 +121,7 @@ def _table_checks(group: str, assets: list[str]) -> dg.AssetChecksDefinition:
         path = build.build_path(settings, run_key(run))
         if not path.exists():
             raise dg.Failure(f"build file {path.name} is missing")
-        with duckdb.connect(str(path)) as con:
+        with open_writer(path, settings) as con:
             changed = build.changed_since_publish(con, settings)
             tenants = [t.name for t in settings.tenants]
             for asset in assets:

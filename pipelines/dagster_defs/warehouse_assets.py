@@ -11,13 +11,13 @@ from __future__ import annotations
 from datetime import date
 
 import dagster as dg
-import duckdb
 
 from models.runner import ModelContext, table_counts
 from pipelines.dagster_defs.resources import HunthouseSettings
 from pipelines.plan import yesterday
 from pipelines.sources.schemas import RAW_TABLES
 from pipelines.warehouse import build
+from pipelines.warehouse.connect import open_writer
 
 AS_OF_TAG = "hunthouse/as_of"
 STAGING_TABLES = {
@@ -77,7 +77,7 @@ def staging(context, hunthouse: HunthouseSettings):
     build.discard_stale_builds(settings, keep=path)
     # "standby" (the previous generation caught up), "copy" (of the published file) or "resume"
     start = build.start_build(settings, run_key(context), progress=context.log.info)
-    with duckdb.connect(str(start.path)) as con:
+    with open_writer(start.path, settings) as con:
         changed = build.sync_lake(con, settings, progress=context.log.info)
         counts = table_counts(con, list(STAGING_TABLES))
     context.log.info(f"{len(changed)} lake partitions changed since the last publish")
@@ -103,7 +103,7 @@ def _model_asset(group: str, tables: dict[str, str], deps: list[str], summary):
         path = build.build_path(settings, run_key(context))
         if not path.exists():
             raise dg.Failure(f"build file {path.name} is missing: run the staging step of this run first")
-        with duckdb.connect(str(path)) as con:
+        with open_writer(path, settings) as con:
             ctx = ModelContext(settings=settings, as_of=as_of(context), changed=build.changed_since_publish(con, settings))
             counts = build.build_models(con, ctx, groups=(group,))
             extra = summary(con, ctx)

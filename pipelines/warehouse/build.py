@@ -37,6 +37,7 @@ from models.runner import ModelContext
 from pipelines.config import Settings
 from pipelines.lake import Manifest, list_manifests
 from pipelines.warehouse import staging
+from pipelines.warehouse.connect import open_writer
 
 Progress = Callable[[str], None]
 MODEL_GROUPS = ("firewall", "tuning")
@@ -147,7 +148,7 @@ def _take_standby(settings: Settings, target: Path, progress: Progress | None) -
         refused = None
     if refused is None:
         try:
-            con = duckdb.connect(str(standby))
+            con = open_writer(standby, settings)
         except duckdb.Error as exc:  # IOException "Could not set lock": an analyst still reads it
             refused = f"cannot open the standby read-write: {str(exc).splitlines()[0][:200]}"
         else:
@@ -544,7 +545,7 @@ def discard_stale_builds(settings: Settings, keep: Path | None = None) -> None:
 def build_and_publish(settings: Settings, as_of: date, run_key: str, progress: Progress | None = None) -> dict[str, int]:
     """The whole warehouse step in one process: sync, models, publish. Used outside Dagster (bench, tests)."""
     path = start_build(settings, run_key, progress).path
-    with duckdb.connect(str(path)) as con:
+    with open_writer(path, settings) as con:
         changed = sync_lake(con, settings, progress)
         counts = build_models(con, ModelContext(settings=settings, as_of=as_of, changed=changed))
     publish(settings, path, as_of)
