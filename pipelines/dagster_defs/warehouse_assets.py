@@ -32,7 +32,8 @@ STAGING_TABLES = {
 }
 FIREWALL_TABLES = {
     "fw_port_services": "Well-known port → service name seed table used by the firewall models.",
-    "fw_daily": "Daily rollup of blocked connections per device, direction, process, ports and remote class.",
+    "fw_events": "One row per firewall event with its derived direction, addresses, program, address class and service port.",
+    "fw_daily": "Daily rollup of blocked connections per device, direction, process, service port and remote class.",
     "fw_remote_daily": "Daily rollup per remote address: devices and events it was blocked on (scanner detection).",
     "fw_baseline": "Trailing-window baseline per device and fleet: days seen, median, p95, MAD.",
     "fw_findings": "Firewall hardening findings for the run's day, with drafts and hunting KQL.",

@@ -1,12 +1,13 @@
 """Suites of the firewall model tables other than fw_findings (which lives with the staging suites).
 
-fw_daily and fw_remote_daily are incremental: their scope is only the (tenant, day) pairs whose
+fw_events, fw_daily and fw_remote_daily are incremental: their scope is only the (tenant, day) pairs whose
 device_events partition this run changed, exactly what the model rebuilt; unchanged days were
 validated by the run that built them. fw_baseline holds one baseline per tenant, for the run's as_of.
 """
 
 from __future__ import annotations
 
+from pipelines.sources.schemas import FIREWALL_ACTION_TYPES
 from quality.checks import Check, error, warn
 from quality.suites.common import E, not_null, unique
 from quality.suites.staging import Scope
@@ -46,6 +47,16 @@ FW_PORT_SERVICES = [
     error(E.ExpectColumnValuesToBeUnique(column="port"),
           "fw_daily LEFT JOINs the seed on port: a duplicate port would double every matching rollup row"),
     error(E.ExpectColumnValuesToBeBetween(column="port", min_value=0, max_value=65535), "a port"),
+]
+
+FW_EVENTS = [
+    error(E.ExpectColumnValuesToBeInSet(column="action_type", value_set=list(FIREWALL_ACTION_TYPES)),
+          "fw_events holds firewall events only; another ActionType means the model's filter is broken"),
+    error(E.ExpectColumnValuesToBeInSet(column="direction", value_set=DIRECTIONS),
+          "every rollup and finding splits by these directions; another value drops out of all of them"),
+    error(E.ExpectColumnValuesToBeInSet(column="remote_class", value_set=REMOTE_CLASSES),
+          "exposure and scanner findings select by remote_class; an unknown class is silently ignored"),
+    *_port_warn(["service_port"]),
 ]
 
 FW_DAILY = [
@@ -102,6 +113,10 @@ CHANGED_DEVICE_DAYS = "list_contains(?::VARCHAR[], 'device_events|' || tenant ||
 
 FIREWALL_SUITES: dict[str, tuple[list[Check], Scope]] = {
     "fw_port_services": (FW_PORT_SERVICES, Scope("SELECT * FROM fw_port_services", "all", ("port",))),
+    # only the columns the checks read: a night's fw_events is a day of events
+    "fw_events": (FW_EVENTS, Scope(
+        f"SELECT tenant, day, device_id, report_id, action_type, direction, remote_class, service_port "  # noqa: S608
+        f"FROM fw_events WHERE {CHANGED_DEVICE_DAYS}", "changed", ("tenant", "day", "device_id", "report_id"))),
     "fw_daily": (FW_DAILY, Scope(f"SELECT * FROM fw_daily WHERE {CHANGED_DEVICE_DAYS}",  # noqa: S608 (constant)
                                  "changed", ("tenant", "day", "device_id", "process"))),
     "fw_remote_daily": (FW_REMOTE_DAILY, Scope(f"SELECT * FROM fw_remote_daily WHERE {CHANGED_DEVICE_DAYS}",  # noqa: S608
