@@ -159,7 +159,7 @@ def check_table(con: duckdb.DuckDBPyConnection, asset: str, changed, as_of: date
         chunks = bucketed_chunks(con, sql, params, scope.keys)
         outcomes += validate_tables(asset, label, asset, suite, chunks, gx_params)
     if asset == "incidents":
-        outcomes += coverage(con, [p[0][0] for p in bind])
+        outcomes += coverage(con, sorted({n for t, n, _ in changed if t in ("security_alert", "security_incident")}))
     return outcomes
 
 

@@ -66,3 +66,24 @@ def test_fw_daily_check_validates_only_the_changed_days(tmp_path):
         con.execute("INSERT INTO fw_daily SELECT * FROM fw_daily WHERE day = ? LIMIT 1", [new_day])
         assert any(label.startswith("expect_compound_columns_to_be_unique(tenant,day,device_id")
                    for label in _failed(check_table(con, "fw_daily", changed, new_day, ["contoso"])))
+
+
+def test_alert_checks_cover_every_row_of_the_alerts_a_run_touched_and_only_those(tmp_path):
+    from tests.quality_fixtures import alert
+
+    settings = write_config(tmp_path)
+    for offset, ids in ((0, range(0, 4)), (1, range(4, 8))):
+        rows = [alert(i, TimeGenerated=T0 + timedelta(days=offset, minutes=i)) for i in ids]
+        extract_partition(settings, "contoso", "security_alert", DAY + timedelta(days=offset),
+                          source=FakeSource({"security_alert": table(rows)}))
+    path = build.open_build(settings, "alerts")
+    with duckdb.connect(str(path)) as con:
+        build.sync_lake(con, settings)
+        day1 = [("security_alert", "contoso", DAY + timedelta(days=1))]
+        # a stale copy of a5 left on day 0, and a0 (day 0) without a rule id: the run changed day 1 only
+        con.execute("INSERT INTO alerts SELECT * REPLACE (?::DATE AS day) FROM alerts WHERE system_alert_id = 'a5'",
+                    [DAY])
+        con.execute("UPDATE alerts SET rule_id = NULL WHERE system_alert_id = 'a0'")
+        failed = _failed(check_table(con, "alerts", day1, DAY + timedelta(days=1), ["contoso"]))
+        # a5's two rows are seen although one lies on a day the run did not change; a0 is not in scope
+        assert failed == {"expect_compound_columns_to_be_unique(tenant,system_alert_id)"}
