@@ -6,6 +6,7 @@ what would close it) lives in bench/notes.md and is appended as is.
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 
 NOTES = Path(__file__).resolve().parent / "notes.md"
@@ -40,16 +41,24 @@ def targets(r: dict) -> list[tuple[str, str]]:
         out.append(("full build ≥ 5 × faster than pandas", _verdict(speedup >= 5, f"{speedup:.2f}× (wall, whole process)")))
         out.append(("full build ≤ ½ pandas peak memory", _verdict(mem <= 0.5, f"{mem:.2f}× the pandas peak")))
     nightly = r["main"]["nightly_build"]["wall_s_median"]
+    models = phase_median(r["main"]["nightly_build"], "models_s")
     events = r["main"]["new_day_landing"]["rows"]
     scale_note = "" if r["main"]["scale"]["events_per_day"] >= 1_000_000 else (
         f" (at {r['main']['scale']['events_per_day']:,} events/day, not 1,000,000: not a measurement of the target)")
     out.append(("nightly model step for 1,000,000 new events ≤ 30 s",
-                _verdict(nightly <= 30 and not scale_note, f"{nightly:.1f} s for {events:,} new rows{scale_note}")))
+                _verdict(models <= 30 and not scale_note,
+                         f"models {models:.1f} s median; the whole nightly build process (start, staging, models, "
+                         f"publish) {nightly:.1f} s; {events:,} new rows{scale_note}")))
     # the pandas reference is what users run today, not a Hunthouse step: listed, not judged here
     peaks = [(name, mb) for name, mb in _peaks(r) if name != "pandas reference"]
     worst = max(peaks, key=lambda kv: kv[1])
     out.append(("no Hunthouse step above 4 GB resident", _verdict(worst[1] <= GB4_MB, f"largest {worst[1]:,.0f} MB ({worst[0]})")))
     return out
+
+
+def phase_median(step: dict, phase: str) -> float:
+    values = [o["phases"][phase] for o in step["outputs"] if phase in o.get("phases", {})]
+    return statistics.median(values) if values else float("nan")
 
 
 def _peaks(r: dict) -> list[tuple[str, float]]:
@@ -108,7 +117,11 @@ def render(r: dict) -> str:
         f"| land {sc['history_days']} days of history (simulator + extract) | {hl['wall_s']:.1f} | {hl['wall_s']:.1f} | 1 | "
         f"{hl['peak_rss_mb_max']:,.0f} | {hl['rows']:,} rows, concurrent children |",
         _row(f"full build (warehouse + firewall + tuning, {sc['history_days']} days)", mm["full_build"]),
-        _row("nightly build: one new day", mm["nightly_build"], f"{mm['new_day_landing']['rows']:,} new-day rows"),
+        _row("nightly build: one new day", mm["nightly_build"],
+             f"{mm['new_day_landing']['rows']:,} new-day rows; median phases: " + ", ".join(
+                 f"{name.removesuffix('_s')} {phase_median(mm['nightly_build'], name):.1f} s"
+                 for name in ("start_s", "sync_s", "models_s", "publish_s")) + "; build file from " + ", ".join(
+                 o.get("phases", {}).get("build_from", "?") for o in mm["nightly_build"]["outputs"])),
         _row("pandas reference (baseline + rule noise + top entities)", r["pandas"],
              f"FAILED: {r['pandas']['failed']}" if "failed" in r["pandas"]
              else f"firewall part {r['pandas']['outputs'][0]['firewall_seconds']:.1f} s"),

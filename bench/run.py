@@ -23,7 +23,7 @@ from .report import write_markdown
 from .scenario import run_scenario, summary
 
 RESULTS = REPO / "bench" / "results"
-PANDAS_MEMORY_CAP_GB = 18  # of the 24 GB machine: the reference fails alone instead of starving the host
+PANDAS_MEMORY_CAP_GB = 21  # of the 24 GB machine: the reference fails alone instead of starving the host
 FULL = {"devices": 5000, "events_per_day": 1_000_000, "alerts_per_day": 20_000, "days": 30, "long_history_days": 180,
         "landing_rows": 300_000, "page_rows": 50_000}
 QUICK = {"devices": 100, "events_per_day": 10_000, "alerts_per_day": 60, "days": 22, "long_history_days": 30,
@@ -90,8 +90,10 @@ def pandas_reference(main: dict, scale: Scale, home: Path, baseline_days: int) -
                                   "memory_cap_gb": PANDAS_MEMORY_CAP_GB})
     except StepFailed as exc:
         # at large scales the notebook way runs out of memory: that is a result, not a bench failure
-        progress(f"  pandas reference failed: {str(exc).splitlines()[0]}")
-        return {"failed": str(exc).splitlines()[0], "exit_code": exc.exit_code, "wall_s_min": exc.wall_s,
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        why = f"exit {exc.exit_code}: {lines[-1][:160]}" if len(lines) > 1 else lines[0]  # the exception line
+        progress(f"  pandas reference failed: {why}")
+        return {"failed": why, "exit_code": exc.exit_code, "wall_s_min": exc.wall_s,
                 "wall_s_median": exc.wall_s, "runs": 1, "peak_rss_mb_max": exc.peak_rss_mb}
     check = run_step("compare", {"warehouse": main["warehouse_before_new_day"], "out": str(out_dir), "tenant": TENANT})
     return {**summary([ref]), "equality": check.output}

@@ -29,8 +29,9 @@ def step_build(args: dict) -> dict:
 
     s = settings(Path(args["home"]), _scale(args))
     started = time.perf_counter()
-    counts = build_and_publish(s, date.fromisoformat(args["as_of"]), args["run_key"])
-    return {"seconds": round(time.perf_counter() - started, 3), "counts": counts}
+    phases: dict = {}
+    counts = build_and_publish(s, date.fromisoformat(args["as_of"]), args["run_key"], timings=phases)
+    return {"seconds": round(time.perf_counter() - started, 3), "phases": phases, "counts": counts}
 
 
 def step_landing(args: dict) -> dict:
