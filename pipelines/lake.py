@@ -59,7 +59,8 @@ class Manifest:
         return Path(self.file)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename or new file in `path` durable (fsync of the directory itself)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -134,7 +135,7 @@ def write_partition(
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, directory / MANIFEST)
-    _fsync_dir(directory)
+    fsync_dir(directory)
     _remove_stale(directory, keep={data_path.name, Path(q_file).name if q_file else ""})
     return manifest
 

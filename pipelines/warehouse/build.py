@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 
 from models.runner import ModelContext
 from pipelines.config import Settings
-from pipelines.lake import Manifest, list_manifests
+from pipelines.lake import Manifest, fsync_dir, list_manifests
 from pipelines.warehouse import staging
 from pipelines.warehouse.connect import open_writer
 
@@ -168,7 +168,7 @@ def _take_standby(settings: Settings, target: Path, progress: Progress | None) -
         _drop_standby(settings)
         return refused
     os.rename(standby, target)
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
     return None
 
 
@@ -362,14 +362,6 @@ def _replay_table(con: duckdb.DuckDBPyConnection, table: str, rule: str) -> None
     con.execute(f"INSERT INTO main.{q} SELECT * FROM published.{q} AS x WHERE {where}", params)  # noqa: S608
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _latest_loaded(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str, str], str]:
     rows = con.execute(
         """
@@ -524,11 +516,11 @@ def publish(settings: Settings, path: Path, as_of: date) -> Path:
     except OSError:  # the rename failed (e.g. ENOSPC): the published file is unchanged
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
     if previous:
         _wal(standby).unlink(missing_ok=True)
         os.replace(tmp, standby)
-        _fsync_dir(standby.parent)
+        fsync_dir(standby.parent)
     return target
 
 
