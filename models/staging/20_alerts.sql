@@ -78,7 +78,6 @@ SEMI JOIN alerts AS a
 
 -- The alerts this partition holds now: only these can have a second version on another day, so
 -- 90_latest_state.sql looks for stale versions among them alone.
-CREATE TEMP TABLE IF NOT EXISTS restaged_alerts (tenant VARCHAR, system_alert_id VARCHAR);
 INSERT INTO restaged_alerts
 SELECT DISTINCT tenant, system_alert_id FROM alerts
 WHERE tenant = getvariable('tenant') AND day = getvariable('day');

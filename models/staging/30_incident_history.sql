@@ -6,7 +6,6 @@
 -- value stays in classification_raw. Input: view raw_input; variables tenant, day.
 
 -- The incidents this partition held before and holds now: 90_latest_state.sql re-derives only these.
-CREATE TEMP TABLE IF NOT EXISTS restaged_incidents (tenant VARCHAR, incident_number BIGINT);
 INSERT INTO restaged_incidents
 SELECT DISTINCT tenant, incident_number FROM incident_history
 WHERE tenant = getvariable('tenant') AND day = getvariable('day');

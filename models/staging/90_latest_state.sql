@@ -1,6 +1,6 @@
 -- Latest state across partitions, re-derived only for the alerts and incidents the run's staged
--- partitions touched (temp tables restaged_alerts / restaged_incidents, filled by 20_alerts.sql and
--- 30_incident_history.sql), so a nightly run costs the new day's alerts, not the tenant's history.
+-- partitions touched (temp tables restaged_alerts / restaged_incidents, created by
+-- pipelines/warehouse/staging.py and filled by 20_alerts.sql and 30_incident_history.sql), so a nightly run costs the new day's alerts, not the tenant's history.
 -- alerts: one row per (tenant, system_alert_id) — a re-emitted alert may land on a later day, so
 --   older versions (and their entities) are removed.
 -- incidents: one row per (tenant, incident_number), the latest version by LastModifiedTime, the
@@ -9,22 +9,17 @@
 -- An incident is re-derived when a staged partition held a version of it before or holds one now,
 -- so a version removed by a re-pull is noticed too.
 
-CREATE TEMP TABLE IF NOT EXISTS restaged_alerts (tenant VARCHAR, system_alert_id VARCHAR);
-CREATE TEMP TABLE IF NOT EXISTS restaged_incidents (tenant VARCHAR, incident_number BIGINT);
-CREATE OR REPLACE TEMP TABLE touched_alerts AS SELECT DISTINCT * FROM restaged_alerts;
-CREATE OR REPLACE TEMP TABLE touched_incidents AS SELECT DISTINCT * FROM restaged_incidents;
-
 DELETE FROM alerts AS a
 USING (
     SELECT x.tenant, x.system_alert_id, x.day
     FROM alerts AS x
-    SEMI JOIN touched_alerts AS t ON t.tenant = x.tenant AND t.system_alert_id = x.system_alert_id
+    SEMI JOIN restaged_alerts AS t ON t.tenant = x.tenant AND t.system_alert_id = x.system_alert_id
     QUALIFY row_number() OVER (PARTITION BY x.tenant, x.system_alert_id ORDER BY x.time_generated DESC, x.day DESC) > 1
 ) AS stale
 WHERE a.tenant = stale.tenant AND a.system_alert_id = stale.system_alert_id AND a.day = stale.day;
 
 DELETE FROM alert_entities AS e
-WHERE EXISTS (SELECT 1 FROM touched_alerts AS t WHERE t.tenant = e.tenant AND t.system_alert_id = e.system_alert_id)
+WHERE EXISTS (SELECT 1 FROM restaged_alerts AS t WHERE t.tenant = e.tenant AND t.system_alert_id = e.system_alert_id)
   AND NOT EXISTS (
       SELECT 1 FROM alerts AS a
       WHERE a.tenant = e.tenant AND a.system_alert_id = e.system_alert_id AND a.day = e.day
@@ -32,11 +27,11 @@ WHERE EXISTS (SELECT 1 FROM touched_alerts AS t WHERE t.tenant = e.tenant AND t.
 
 CREATE TABLE IF NOT EXISTS incidents AS SELECT * EXCLUDE (day) FROM incident_history LIMIT 0;
 DELETE FROM incidents AS i
-WHERE EXISTS (SELECT 1 FROM touched_incidents AS t WHERE t.tenant = i.tenant AND t.incident_number = i.incident_number);
+WHERE EXISTS (SELECT 1 FROM restaged_incidents AS t WHERE t.tenant = i.tenant AND t.incident_number = i.incident_number);
 INSERT INTO incidents
 SELECT h.* EXCLUDE (day)
 FROM incident_history AS h
-SEMI JOIN touched_incidents AS t ON t.tenant = h.tenant AND t.incident_number = h.incident_number
+SEMI JOIN restaged_incidents AS t ON t.tenant = h.tenant AND t.incident_number = h.incident_number
 QUALIFY row_number() OVER (
     PARTITION BY h.tenant, h.incident_number ORDER BY h.last_modified_time DESC, h.time_generated DESC NULLS LAST
 ) = 1;
@@ -47,13 +42,11 @@ CREATE TABLE IF NOT EXISTS incident_alerts (
     system_alert_id VARCHAR NOT NULL
 );
 DELETE FROM incident_alerts AS b
-WHERE EXISTS (SELECT 1 FROM touched_incidents AS t WHERE t.tenant = b.tenant AND t.incident_number = b.incident_number);
+WHERE EXISTS (SELECT 1 FROM restaged_incidents AS t WHERE t.tenant = b.tenant AND t.incident_number = b.incident_number);
 INSERT INTO incident_alerts
 SELECT DISTINCT i.tenant, i.incident_number, unnest(i.alert_ids) AS system_alert_id
 FROM incidents AS i
-SEMI JOIN touched_incidents AS t ON t.tenant = i.tenant AND t.incident_number = i.incident_number;
+SEMI JOIN restaged_incidents AS t ON t.tenant = i.tenant AND t.incident_number = i.incident_number;
 
-DROP TABLE touched_alerts;
-DROP TABLE touched_incidents;
 DELETE FROM restaged_alerts;
 DELETE FROM restaged_incidents;

@@ -58,6 +58,12 @@ def flatten_alert_entities(alerts: pa.Table) -> tuple[pa.Table, list[tuple[str, 
     return pa.table(rows, schema=ENTITY_SCHEMA), bad
 
 
+def _touch_log(con: duckdb.DuckDBPyConnection) -> None:
+    """The keys staging touched since the last refresh_latest_state (duplicates are harmless)."""
+    con.execute("CREATE TEMP TABLE IF NOT EXISTS restaged_alerts (tenant VARCHAR, system_alert_id VARCHAR)")
+    con.execute("CREATE TEMP TABLE IF NOT EXISTS restaged_incidents (tenant VARCHAR, incident_number BIGINT)")
+
+
 def stage_raw(
     con: duckdb.DuckDBPyConnection, table: str, tenant: str, day: date, raw: pa.Table | Path | str
 ) -> list[dict]:
@@ -82,6 +88,7 @@ def stage_raw(
                 {"reason": reason, "row_json": json.dumps({"SystemAlertId": alert_id})} for alert_id, reason in bad
             ]
         set_params(con, {"tenant": tenant, "day": day})
+        _touch_log(con)
         run_sql_file(con, STAGE_SQL[table])
     finally:
         for view in ("raw_input", "raw_entities"):
@@ -94,5 +101,6 @@ def stage_raw(
 
 
 def refresh_latest_state(con: duckdb.DuckDBPyConnection) -> None:
-    """Rebuild alerts' latest versions, incidents and incident_alerts for changed tenants."""
+    """Rebuild alerts' latest versions, incidents and incident_alerts for the keys staging touched."""
+    _touch_log(con)
     run_sql_file(con, STAGING / "90_latest_state.sql")
