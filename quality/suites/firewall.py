@@ -10,7 +10,7 @@ from __future__ import annotations
 from pipelines.sources.schemas import FIREWALL_ACTION_TYPES
 from quality.checks import Check, error, warn
 from quality.suites.common import E, not_null, unique
-from quality.suites.staging import Scope
+from quality.suites.staging import Scope, changed_partition
 
 DIRECTIONS = ["inbound", "outbound", "none"]
 # Every value fw_ip_class_norm (models/firewall/00_fw_macros.sql) can return.
@@ -49,14 +49,19 @@ FW_PORT_SERVICES = [
     error(E.ExpectColumnValuesToBeBetween(column="port", min_value=0, max_value=65535), "a port"),
 ]
 
-FW_EVENTS = [
-    error(E.ExpectColumnValuesToBeInSet(column="action_type", value_set=list(FIREWALL_ACTION_TYPES)),
-          "fw_events holds firewall events only; another ActionType means the model's filter is broken"),
+# fw_events derives these classes and fw_daily groups by them: both are checked against the same sets
+DERIVED_CLASSES = [
     error(E.ExpectColumnValuesToBeInSet(column="direction", value_set=DIRECTIONS),
-          "every rollup and finding splits by these directions; another value drops out of all of them"),
+          "baselines and findings split by these directions; another value drops out of every finding"),
     error(E.ExpectColumnValuesToBeInSet(column="remote_class", value_set=REMOTE_CLASSES),
           "exposure and scanner findings select by remote_class; an unknown class is silently ignored"),
     *_port_warn(["service_port"]),
+]
+
+FW_EVENTS = [
+    error(E.ExpectColumnValuesToBeInSet(column="action_type", value_set=list(FIREWALL_ACTION_TYPES)),
+          "fw_events holds firewall events only; another ActionType means the model's filter is broken"),
+    *DERIVED_CLASSES,
 ]
 
 FW_DAILY = [
@@ -66,14 +71,10 @@ FW_DAILY = [
             "protocol", "remote_class"],
            "the rollup grain: a duplicate means a changed day was inserted twice without its delete, "
            "doubling every baseline and finding built on it"),
-    error(E.ExpectColumnValuesToBeInSet(column="direction", value_set=DIRECTIONS),
-          "baselines and findings split by these directions; another value drops out of every finding"),
-    error(E.ExpectColumnValuesToBeInSet(column="remote_class", value_set=REMOTE_CLASSES),
-          "exposure and scanner findings select by remote_class; an unknown class is silently ignored"),
+    *DERIVED_CLASSES,
     at_least("events", 1, ROLLUP),
     _ordered("events", "remote_ips", "distinct remote addresses cannot outnumber the events they come from"),
     _ordered("last_seen", "first_seen", "the rollup's time span must be ordered"),
-    *_port_warn(["service_port"]),
     warn(E.ExpectColumnValuesToNotBeNull(column="sample_report_id"),
          "the report pivots from a pattern back to Advanced Hunting through this sample event; without it "
          "the analyst has to search by time"),
@@ -109,7 +110,7 @@ FW_BASELINE = [
          "baseline present"),
 ]
 
-CHANGED_DEVICE_DAYS = "list_contains(?::VARCHAR[], 'device_events|' || tenant || '|' || strftime(day, '%Y-%m-%d'))"
+CHANGED_DEVICE_DAYS = changed_partition("'device_events'")
 
 FIREWALL_SUITES: dict[str, tuple[list[Check], Scope]] = {
     "fw_port_services": (FW_PORT_SERVICES, Scope("SELECT * FROM fw_port_services", "all", ("port",))),

@@ -159,13 +159,22 @@ LOAD_LOG = [
          "few retries"),
 ]
 
-CHANGED_PARTITIONS = "list_contains(?::VARCHAR[], tbl || '|' || tenant || '|' || strftime(day, '%Y-%m-%d'))"
-CHANGED_INCIDENT_DAYS = "list_contains(?::VARCHAR[], 'security_incident|' || tenant || '|' || strftime(day, '%Y-%m-%d'))"
-# correlated on the outer table `x`: its key has a row on a day this run (re)loaded
-TOUCHED_ALERT = ("SELECT 1 FROM alerts AS c WHERE c.tenant = x.tenant AND c.system_alert_id = x.system_alert_id AND "
-                 "list_contains(?::VARCHAR[], 'security_alert|' || c.tenant || '|' || strftime(c.day, '%Y-%m-%d'))")
-TOUCHED_INCIDENT = ("SELECT 1 FROM incident_history AS c WHERE c.tenant = x.tenant AND c.incident_number = x.incident_number "
-                    "AND list_contains(?::VARCHAR[], 'security_incident|' || c.tenant || '|' || strftime(c.day, '%Y-%m-%d'))")
+def changed_partition(table: str, alias: str = "") -> str:
+    """SQL true when a row's (table, tenant, day) is a partition this run (re)loaded. `table` is SQL
+    (a quoted name or the `tbl` column); the one parameter is the "changed" scope's list of
+    'tbl|tenant|YYYY-MM-DD' keys (quality/gate.py)."""
+    col = f"{alias}." if alias else ""
+    return f"list_contains(?::VARCHAR[], {table} || '|' || {col}tenant || '|' || strftime({col}day, '%Y-%m-%d'))"
+
+
+CHANGED_PARTITIONS = changed_partition("tbl")
+CHANGED_INCIDENT_DAYS = changed_partition("'security_incident'")
+# correlated on the outer table `x`: its key has a row on a day this run (re)loaded (constants only)
+_ALERT_DAY, _INCIDENT_DAY = changed_partition("'security_alert'", "c"), changed_partition("'security_incident'", "c")
+TOUCHED_ALERT = f"SELECT 1 FROM alerts AS c WHERE c.tenant = x.tenant AND c.system_alert_id = x.system_alert_id AND {_ALERT_DAY}"  # noqa: S608
+TOUCHED_INCIDENT = (
+    f"SELECT 1 FROM incident_history AS c WHERE c.tenant = x.tenant AND c.incident_number = x.incident_number AND {_INCIDENT_DAY}"  # noqa: S608
+)
 
 # asset -> (suite, scope). Day-scoped tables bind (tenant, day, window); tenant-scoped bind (tenant).
 STAGING_SUITES: dict[str, tuple[list[Check], Scope]] = {
