@@ -35,15 +35,15 @@ def ensure_changed_partitions(con: duckdb.DuckDBPyConnection, ctx: ModelContext)
         con.executemany("INSERT INTO changed_partitions VALUES (?, ?, ?)", [list(c) for c in ctx.changed])
 
 
-def upgrade_layout(con: duckdb.DuckDBPyConnection) -> bool:
-    """Drop incremental tables of an older layout and mark every staged day changed; True if it did."""
+def upgrade_layout(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop incremental tables of an older layout and mark every staged day changed."""
     con.execute(
         "CREATE TABLE IF NOT EXISTS model_versions (model_group VARCHAR PRIMARY KEY, version INTEGER NOT NULL, "
         "changed_at TIMESTAMPTZ NOT NULL)"
     )
     row = con.execute("SELECT version FROM model_versions WHERE model_group = 'firewall'").fetchone()
     if row is not None and row[0] == SCHEMA_VERSION:
-        return False
+        return
     kinds = dict(con.execute(
         "SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE NOT temporary "
         "UNION ALL SELECT view_name, 'VIEW' FROM duckdb_views() WHERE NOT temporary AND NOT internal"
@@ -58,7 +58,6 @@ def upgrade_layout(con: duckdb.DuckDBPyConnection) -> bool:
     con.execute(
         "INSERT OR REPLACE INTO model_versions VALUES ('firewall', ?, now())", [SCHEMA_VERSION]
     )
-    return bool(rebuilt)
 
 
 def build(con: duckdb.DuckDBPyConnection, ctx: ModelContext, thresholds: FirewallThresholds | None = None) -> dict[str, int]:
