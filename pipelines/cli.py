@@ -16,7 +16,7 @@ import duckdb
 
 from pipelines import config
 from pipelines.plan import days_between, nightly_days, partitions, yesterday
-from pipelines.warehouse.readonly import WarehouseMissing, connect_readonly
+from pipelines.warehouse.readonly import WarehouseUnavailable, connect_readonly
 
 
 class UserError(Exception):
@@ -98,7 +98,7 @@ def _print_summary(settings: config.Settings, as_of: date, elapsed: float) -> No
 def cmd_sql(args, settings: config.Settings) -> int:
     try:
         con = connect_readonly(settings.warehouse_path)
-    except WarehouseMissing as exc:
+    except WarehouseUnavailable as exc:
         raise UserError(str(exc)) from None
     with con:
         try:

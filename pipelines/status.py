@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pipelines.config import Settings
-from pipelines.warehouse.readonly import WarehouseMissing, connect_readonly
+from pipelines.warehouse.readonly import WarehouseUnavailable, connect_readonly
 from quality.latest_run import latest_path, load_latest
 
 SHOWN_FAILURES = 10  # failed expectations listed per section; the rest are counted
@@ -117,7 +117,7 @@ def print_status(settings: Settings, say: Callable[[str], None]) -> None:
     say(f"Data home: {settings.home}")
     try:
         con = connect_readonly(settings.warehouse_path)
-    except WarehouseMissing as exc:
+    except WarehouseUnavailable as exc:
         for line in latest_run_lines(settings, set()):
             say(line)
         say(str(exc))

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.reports.owner_files import safe_file_stem
-from pipelines.warehouse.readonly import WarehouseMissing, connect_readonly
+from pipelines.warehouse.readonly import WarehouseUnavailable, connect_readonly
 from quality.engine import Outcome
 
 # The reports contain no scripts by design (pipelines/reports/html.py: inline CSS and SVG only), so
@@ -36,7 +36,7 @@ def check_published(warehouse_path: Path, build_file: str, expected_rows: Mappin
     asset = "warehouse"
     try:
         con = connect_readonly(warehouse_path)
-    except (WarehouseMissing, duckdb.Error) as exc:
+    except (WarehouseUnavailable, duckdb.Error) as exc:
         return [_outcome(asset, "opens read-only", False, str(exc),
                          "analysts, reports and `hunthouse sql` only ever open it read-only")]
     with con:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import duckdb
@@ -14,13 +16,58 @@ READ_ONLY_CONFIG = {
     "autoload_known_extensions": False,
     "lock_configuration": True,
 }
+# A publish replaces the file under the path; an open races it rarely (one publish a night), so a
+# reader keeps retrying for a while before it gives up with a one-line error.
+OPEN_PATIENCE_S = 5.0
 
 
-class WarehouseMissing(FileNotFoundError):
+class WarehouseUnavailable(Exception):
+    """The published warehouse cannot be opened; the message is one line for the user."""
+
+
+class WarehouseMissing(WarehouseUnavailable, FileNotFoundError):
     pass
 
 
+class WarehouseBusy(WarehouseUnavailable):
+    pass
+
+
+def _identity(path: Path) -> tuple[int, int, int, int] | None:
+    """Which file the path names now; a standby generation reused in place changes size or mtime."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def connect_readonly(path: Path) -> duckdb.DuckDBPyConnection:
-    if not path.exists():
-        raise WarehouseMissing(f"no published warehouse at {path}: run `hunthouse demo` or `hunthouse run` first")
-    return duckdb.connect(str(path), read_only=True, config=dict(READ_ONLY_CONFIG))
+    """A read-only connection to the one generation that `path` names for the whole open.
+
+    DuckDB opens a database file three times (magic bytes, headers, then the locked handle), each
+    time by path. A publish (`os.replace`) between two of those opens pairs one generation's header
+    with another's blocks: an IO error, or a catalog that is not the published one. So the path must
+    name the same file before and after the connect; a published file is never written to, and once
+    the connection holds its lock no writer can reuse it as the standby either.
+    """
+    deadline, pause, replaced = time.monotonic() + OPEN_PATIENCE_S, 0.005, 0
+    while True:
+        before = _identity(path)
+        if before is None:
+            raise WarehouseMissing(f"no published warehouse at {path}: run `hunthouse demo` or `hunthouse run` first")
+        try:
+            con = duckdb.connect(str(path), read_only=True, config=dict(READ_ONLY_CONFIG))
+        except duckdb.Error:
+            if _identity(path) == before:
+                raise
+        else:
+            if _identity(path) == before:
+                return con
+            con.close()
+        replaced += 1
+        if time.monotonic() > deadline:
+            raise WarehouseBusy(f"{path} was replaced {replaced} times in {OPEN_PATIENCE_S:g} s while opening it: "
+                                "publishes keep replacing it, try again")
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
