@@ -97,6 +97,30 @@ def test_backtest_scores_exclusions_fitted_without_the_held_out_days(world):
     assert rows["*"]["true_positive_alerts_removed"] == 1
 
 
+def test_backtest_counts_equal_a_recount_from_the_held_out_alerts_entities(world):
+    """Each exclusion's backtest counts, recounted in Python from alert_labels and alert_entities."""
+    entities: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for e in world.rows("SELECT tenant, system_alert_id, entity_type, entity_key FROM alert_entities"):
+        entities.setdefault((e["tenant"], e["system_alert_id"]), set()).add((e["entity_type"], e["entity_key"]))
+    labels = world.rows("SELECT * FROM alert_labels WHERE rule_id IS NOT NULL")
+    exclusions = world.rows("SELECT * FROM tuning_backtest_exclusions")
+    assert {x["exclusion_kind"] for x in exclusions} == {"single", "pair"}
+    for x in exclusions:
+        removed = [
+            a for a in labels
+            if a["tenant"] == x["tenant"] and a["rule_id"] == x["rule_id"]
+            and x["test_start_day"] <= a["day"] <= x["test_end_day"]
+            and (x["entity_type_1"], x["entity_key_1"]) in entities.get((a["tenant"], a["system_alert_id"]), set())
+            and (x["exclusion_kind"] == "single"
+                 or (x["entity_type_2"], x["entity_key_2"]) in entities[(a["tenant"], a["system_alert_id"])])
+        ]
+        assert (x["alerts_removed"], x["benign_alerts_removed"], x["true_positive_alerts_removed"],
+                x["unlabelled_alerts_removed"]) == (
+            len(removed), sum(a["is_benign"] for a in removed), sum(a["is_true_positive"] for a in removed),
+            sum(not a["is_labelled"] for a in removed)), x
+    assert sum(x["alerts_removed"] for x in exclusions) > 0
+
+
 @pytest.mark.parametrize("benign, expected", [(4, False), (5, True)])
 def test_threshold_of_labelled_alerts_decides(tmp_path, benign, expected):
     fx = TuningFixture()

@@ -12,19 +12,24 @@ SELECT *
 FROM alert_labels
 WHERE rule_id IS NOT NULL AND day >= getvariable('backtest_start') AND day <= getvariable('as_of');
 
+-- Matched from the held-out alerts' own entities (their day range lets the scan skip older row
+-- groups; an alert's entity rows carry its day), entity equality first: the cost follows the
+-- held-out days, not the history or alerts × exclusions.
+CREATE OR REPLACE TEMP TABLE backtest_entities AS
+SELECT DISTINCT e.tenant, e.system_alert_id, b.rule_id, e.entity_type, e.entity_key
+FROM alert_entities AS e
+JOIN backtest_alerts AS b ON b.tenant = e.tenant AND b.system_alert_id = e.system_alert_id
+WHERE e.day >= getvariable('backtest_start') AND e.day <= getvariable('as_of');
+
 CREATE OR REPLACE TEMP TABLE backtest_matches AS
-WITH alert_entity AS (
-    SELECT DISTINCT tenant, system_alert_id, entity_type, entity_key FROM alert_entities
-)
-SELECT b.tenant, b.system_alert_id, b.rule_id, x.exclusion_kind,
+SELECT e1.tenant, e1.system_alert_id, e1.rule_id, x.exclusion_kind,
        x.entity_type_1, x.entity_key_1, x.entity_type_2, x.entity_key_2
-FROM backtest_alerts AS b
-JOIN tuning_backtest_fitted AS x ON x.tenant = b.tenant AND x.rule_id = b.rule_id
-JOIN alert_entity AS e1
-    ON e1.tenant = b.tenant AND e1.system_alert_id = b.system_alert_id
-    AND e1.entity_type = x.entity_type_1 AND e1.entity_key = x.entity_key_1
-LEFT JOIN alert_entity AS e2
-    ON e2.tenant = b.tenant AND e2.system_alert_id = b.system_alert_id
+FROM backtest_entities AS e1
+JOIN tuning_backtest_fitted AS x
+    ON x.tenant = e1.tenant AND x.rule_id = e1.rule_id
+    AND x.entity_type_1 = e1.entity_type AND x.entity_key_1 = e1.entity_key
+LEFT JOIN backtest_entities AS e2
+    ON e2.tenant = e1.tenant AND e2.system_alert_id = e1.system_alert_id
     AND e2.entity_type = x.entity_type_2 AND e2.entity_key = x.entity_key_2
 WHERE x.exclusion_kind = 'single' OR e2.system_alert_id IS NOT NULL;
 
@@ -32,11 +37,15 @@ CREATE OR REPLACE TEMP TABLE backtest_removed AS
 SELECT DISTINCT tenant, system_alert_id
 FROM backtest_matches;
 
--- incidents all of whose alerts were removed (the whole incident, not only its held-out part)
+-- incidents all of whose alerts were removed (the whole incident, not only its held-out part);
+-- only an incident with a removed alert can qualify
 CREATE OR REPLACE TEMP TABLE backtest_incidents_removed AS
 SELECT ia.tenant, ia.incident_number
 FROM incident_alerts AS ia
 LEFT JOIN backtest_removed AS r USING (tenant, system_alert_id)
+WHERE (ia.tenant, ia.incident_number) IN (
+    SELECT i.tenant, i.incident_number FROM incident_alerts AS i JOIN backtest_removed USING (tenant, system_alert_id)
+)
 GROUP BY ia.tenant, ia.incident_number
 HAVING count(*) = count(r.system_alert_id);
 
