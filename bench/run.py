@@ -19,7 +19,7 @@ from pathlib import Path
 from . import machine
 from .dataset import TENANT, Scale
 from .measure import REPO, StepFailed, run_step
-from .report import write_markdown
+from .report import phase_median, write_markdown
 from .scenario import run_scenario, summary
 
 RESULTS = REPO / "bench" / "results"
@@ -132,9 +132,13 @@ def main(argv: list[str] | None = None) -> int:
             progress(f"history scenario: {scale}")
             scenarios[str(days)] = run_scenario(work / f"history-{days}", scale, args.workers, args.repeats, progress)
         short, long = (scenarios[str(d)]["nightly_build"]["wall_s_median"] for d in (args.days, args.long_history_days))
+        models = [phase_median(scenarios[str(d)]["nightly_build"], "models_s") for d in (args.days, args.long_history_days)]
+        first = [scenarios[str(d)]["first_nightly_build"]["wall_s_median"] for d in (args.days, args.long_history_days)]
         results["incremental"] = {"short_days": args.days, "long_days": args.long_history_days,
                                   "scale": asdict(history_size) | {"history_days": None},
                                   "short_nightly_s": short, "long_nightly_s": long, "ratio": round(long / short, 3),
+                                  "short_models_s": models[0], "long_models_s": models[1],
+                                  "short_first_nightly_s": first[0], "long_first_nightly_s": first[1],
                                   "scenarios": {k: v for k, v in scenarios.items() if v is not results["main"]}}
     results["total_wall_s"] = round(time.perf_counter() - started, 1)
     RESULTS.mkdir(parents=True, exist_ok=True)
