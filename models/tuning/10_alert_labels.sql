@@ -14,17 +14,29 @@
 -- drift, so older labels say little about next month's alerts, and a window keeps the nightly cost
 -- bounded by the window instead of growing with the tenant's whole alert history.
 CREATE OR REPLACE TABLE alert_labels AS
-WITH incident_as_of AS (
-    SELECT tenant, incident_number, last_modified_time, classification, created_time, closed_time
-    FROM incident_history
-    WHERE day < getvariable('fit_end_day')
+WITH window_alerts AS (
+    SELECT tenant, system_alert_id
+    FROM alerts
+    WHERE day < getvariable('fit_end_day') AND day >= getvariable('fit_end_day') - getvariable('fit_days')
+),
+-- the incidents of the window's alerts only: the versions of every other incident cannot label them
+window_bridge AS (
+    SELECT ia.tenant, ia.system_alert_id, ia.incident_number
+    FROM incident_alerts AS ia
+    SEMI JOIN window_alerts AS w ON w.tenant = ia.tenant AND w.system_alert_id = ia.system_alert_id
+),
+incident_as_of AS (
+    SELECT h.tenant, h.incident_number, h.last_modified_time, h.classification, h.created_time, h.closed_time
+    FROM incident_history AS h
+    SEMI JOIN window_bridge AS b ON b.tenant = h.tenant AND b.incident_number = h.incident_number
+    WHERE h.day < getvariable('fit_end_day')
     QUALIFY row_number() OVER (
-        PARTITION BY tenant, incident_number ORDER BY last_modified_time DESC NULLS LAST
+        PARTITION BY h.tenant, h.incident_number ORDER BY h.last_modified_time DESC NULLS LAST
     ) = 1
 ),
 alert_incident AS (
     SELECT ia.tenant, ia.system_alert_id, i.incident_number, i.classification, i.created_time, i.closed_time
-    FROM incident_alerts AS ia
+    FROM window_bridge AS ia
     JOIN incident_as_of AS i USING (tenant, incident_number)
     QUALIFY row_number() OVER (
         PARTITION BY ia.tenant, ia.system_alert_id

@@ -22,6 +22,8 @@ WITH alert_entity AS (
     FROM alert_labels AS l
     JOIN alert_entities AS e USING (tenant, system_alert_id)
     WHERE e.entity_key IS NOT NULL AND e.entity_key <> ''
+      -- an alert's entity rows carry its day: the fit window's days skip older row groups
+      AND e.day >= getvariable('fit_end_day') - getvariable('fit_days') AND e.day < getvariable('fit_end_day')
     GROUP BY ALL
 ),
 rule_alert_entity AS (
