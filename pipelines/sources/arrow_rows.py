@@ -16,7 +16,7 @@ from __future__ import annotations
 import gc
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, datetime
 
 import msgspec
@@ -170,6 +170,26 @@ def table_from_typed_rows(names: Sequence[str], type_names: Sequence[str], rows:
 
 
 _DECODER = msgspec.json.Decoder()
+
+
+class DecoderCache:
+    """msgspec decoders built on demand per key (a column signature), and per `hint` (the queried
+    table) the key asked for last, which the next body of that table most likely shares. A handful
+    of keys in practice; past `limit` the cache starts over rather than grow."""
+
+    def __init__(self, build: Callable[[Hashable], msgspec.json.Decoder], limit: int = 16) -> None:
+        self._build, self._limit = build, limit
+        self._decoders: dict[Hashable, msgspec.json.Decoder] = {}
+        self.last: dict[str, Hashable] = {}
+
+    def get(self, key: Hashable, hint: str = "") -> msgspec.json.Decoder:
+        decoder = self._decoders.get(key)
+        if decoder is None:
+            if len(self._decoders) >= self._limit:
+                self._decoders.clear()
+            decoder = self._decoders[key] = self._build(key)
+        self.last[hint] = key
+        return decoder
 
 
 def decode_paused(decoder: msgspec.json.Decoder, body: bytes) -> object:

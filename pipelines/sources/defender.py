@@ -25,6 +25,7 @@ from msgspec.structs import astuple
 
 from pipelines.config import ConfigError, TenantConfig
 from pipelines.sources.arrow_rows import (
+    DecoderCache,
     advance_watermark,
     cell_kind,
     cell_type,
@@ -77,38 +78,25 @@ def hunting_table(payload: dict) -> pa.Table:
     return table_from_columns(names, types, columns)
 
 
-class _RowTypes:
-    """msgspec decoders for hunting bodies of one schema, rows decoded straight into structs.
+def _hunting_decoder(key: tuple[tuple[tuple[str, ...], tuple[str, ...]], bool]) -> msgspec.json.Decoder:
+    """A decoder for hunting bodies of one schema, rows decoded straight into structs.
 
     Typed, when every column type is one `arrow_rows.cell_kind` knows: each cell is then checked
     against its column's type while decoding and the rows are converted to Arrow row by row
     (`table_from_typed_rows`). Untyped otherwise (cells as decoded, then `table_from_columns`).
     Keys outside the schema are skipped and a missing key is None, as in `hunting_table`.
     """
-
-    def __init__(self) -> None:
-        self.last: tuple[tuple[str, ...], tuple[str, ...]] | None = None
-        self._decoders: dict[tuple, msgspec.json.Decoder] = {}
-
-    def decoder(self, signature: tuple[tuple[str, ...], tuple[str, ...]], typed: bool) -> msgspec.json.Decoder:
-        decoder = self._decoders.get((signature, typed))
-        if decoder is None:
-            names, types = signature
-            fields = [f"c{i}" for i in range(len(names))]
-            row = msgspec.defstruct(
-                "HuntingRow", [(f, cell_type(t) if typed else Any, None) for f, t in zip(fields, types, strict=True)],
-                rename=dict(zip(fields, names, strict=True)), gc=False)
-            envelope = [(key, Any, msgspec.UNSET) for key in ("schema", "Schema")]
-            envelope += [(key, list[row] | None, msgspec.UNSET) for key in ("results", "Results")]
-            decoder = msgspec.json.Decoder(msgspec.defstruct("HuntingBody", envelope))
-            if len(self._decoders) >= 16:  # a handful of schemas in practice; never grow unbounded
-                self._decoders.clear()
-            self._decoders[(signature, typed)] = decoder
-        self.last = signature
-        return decoder
+    (names, types), typed = key
+    fields = [f"c{i}" for i in range(len(names))]
+    row = msgspec.defstruct(
+        "HuntingRow", [(f, cell_type(t) if typed else Any, None) for f, t in zip(fields, types, strict=True)],
+        rename=dict(zip(fields, names, strict=True)), gc=False)
+    envelope = [(name, Any, msgspec.UNSET) for name in ("schema", "Schema")]
+    envelope += [(name, list[row] | None, msgspec.UNSET) for name in ("results", "Results")]
+    return msgspec.json.Decoder(msgspec.defstruct("HuntingBody", envelope))
 
 
-_ROW_TYPES = _RowTypes()
+_ROW_TYPES = DecoderCache(_hunting_decoder)
 _SCHEMA_ONLY = msgspec.json.Decoder(msgspec.defstruct(
     "HuntingSchema", [(key, Any, msgspec.UNSET) for key in ("schema", "Schema")]))
 
@@ -137,19 +125,16 @@ def hunting_table_from_json(body: bytes) -> pa.Table:
     that are not objects, JSON that msgspec refuses) goes the generic way: a full decode, then
     `hunting_table`.
     """
-    signature, typed = _ROW_TYPES.last, True
+    last = _ROW_TYPES.last.get("")
+    signature, typed = (last[0] if last else None), True
     for _ in range(3):
         if signature is None:
-            try:
-                head = _SCHEMA_ONLY.decode(body)
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                break
-            signature = _signature(_first_set(head.schema, head.Schema))
+            signature = _head_signature(body)
             if signature is None:
                 break
         kinds_known = all(cell_kind(t) is not None for t in signature[1])
         try:
-            decoded = decode_paused(_ROW_TYPES.decoder(signature, typed and kinds_known), body)
+            decoded = decode_paused(_ROW_TYPES.get((signature, typed and kinds_known)), body)
         except msgspec.DecodeError:
             break
         except msgspec.ValidationError:  # another schema, or a cell of another type than its column's

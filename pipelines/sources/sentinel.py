@@ -36,6 +36,7 @@ from azure.core.rest import HttpRequest
 
 from pipelines.config import GUID, ConfigError, TenantConfig
 from pipelines.sources.arrow_rows import (
+    DecoderCache,
     advance_watermark,
     cell_kind,
     cell_type,
@@ -258,31 +259,17 @@ def log_analytics_table(payload: object, row_cap: int = LOG_ANALYTICS_ROW_CAP) -
     return table_from_columns(names, types, columns)
 
 
-class _TypedDecoders:
-    """msgspec decoders that type-check Log Analytics rows while decoding them (see
-    arrow_rows.table_from_typed_rows), one per column signature; per query table (`hint`), the
-    last one used is tried first."""
-
-    def __init__(self) -> None:
-        self.last: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
-        self._decoders: dict[tuple, msgspec.json.Decoder] = {}
-
-    def decoder(self, signature: tuple[tuple[str, ...], tuple[str, ...]], hint: str) -> msgspec.json.Decoder:
-        decoder = self._decoders.get(signature)
-        if decoder is None:
-            row = tuple[tuple(cell_type(t) for t in signature[1])]
-            table = msgspec.defstruct("LogsTable", [("name", Any, None), ("columns", Any, None),
-                                                    ("rows", list[row] | None, None)])
-            decoder = msgspec.json.Decoder(msgspec.defstruct(
-                "LogsBody", [("tables", list[table] | None, None), ("error", Any, None)]))
-            if len(self._decoders) >= 16:
-                self._decoders.clear()
-            self._decoders[signature] = decoder
-        self.last[hint] = signature
-        return decoder
+def _typed_decoder(signature: tuple[tuple[str, ...], tuple[str, ...]]) -> msgspec.json.Decoder:
+    """A decoder that type-checks the rows of a Log Analytics body with these columns while decoding
+    them (see arrow_rows.table_from_typed_rows)."""
+    row = tuple[tuple(cell_type(t) for t in signature[1])]
+    table = msgspec.defstruct("LogsTable", [("name", Any, None), ("columns", Any, None),
+                                            ("rows", list[row] | None, None)])
+    return msgspec.json.Decoder(msgspec.defstruct(
+        "LogsBody", [("tables", list[table] | None, None), ("error", Any, None)]))
 
 
-_TYPED = _TypedDecoders()
+_TYPED = DecoderCache(_typed_decoder)
 _COLUMNS_ONLY = msgspec.json.Decoder(msgspec.defstruct(
     "LogsColumns", [("tables", list[msgspec.defstruct("LogsTableColumns", [("columns", Any, None)])] | None, None),
                     ("error", Any, None)]))
@@ -320,7 +307,7 @@ def log_analytics_table_from_json(body: bytes, row_cap: int = LOG_ANALYTICS_ROW_
             if signature is None:
                 break
         try:
-            decoded = decode_paused(_TYPED.decoder(signature, hint), body)
+            decoded = decode_paused(_TYPED.get(signature, hint), body)
         except msgspec.DecodeError:
             break
         except msgspec.ValidationError:  # another column layout, or a cell of another type
