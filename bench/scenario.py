@@ -9,7 +9,7 @@ from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
 
-from .dataset import Scale
+from .dataset import TENANT, Scale
 from .measure import StepResult, run_step
 
 
@@ -42,7 +42,7 @@ def run_scenario(home: Path, scale: Scale, workers: int, incremental_repeats: in
     progress(f"  full build over {scale.history_days} days")
     full = run_step("build", {**args, "as_of": scale.last_history_day.isoformat(), "run_key": "full"})
     before_new_day = home / "warehouse-before-new-day.duckdb"
-    shutil.copyfile(home / "warehouse.duckdb", before_new_day)
+    shutil.copyfile(home / "warehouse" / f"{TENANT}.duckdb", before_new_day)
     progress(f"  landing the new day {scale.new_day}")
     new_day = run_step("extract", {**args, "first": scale.new_day.isoformat(), "last": scale.new_day.isoformat()})
     # The first night after the full build has no standby generation and copies the whole warehouse
@@ -51,7 +51,7 @@ def run_scenario(home: Path, scale: Scale, workers: int, incremental_repeats: in
     runs = []
     for i in range(incremental_repeats + 1):
         # each run starts from the same published warehouse, so it reloads exactly the new day
-        shutil.copyfile(before_new_day, home / "warehouse.duckdb")
+        shutil.copyfile(before_new_day, home / "warehouse" / f"{TENANT}.duckdb")
         what = "first nightly build (no standby yet)" if i == 0 else f"nightly build, run {i}/{incremental_repeats}"
         progress(f"  {what} of the new day")
         runs.append(run_step("build", {**args, "as_of": scale.new_day.isoformat(), "run_key": f"nightly{i}"}))

@@ -6,8 +6,9 @@
 Per trial: restore the home (lake, warehouse, Dagster instance) to the state before the night, start
 the night's run in its own process group, SIGKILL the whole group after a delay drawn uniformly from
 the clean run's measured duration (a power cut: the CLI and its extract workers die together), then
-1. open the published warehouse read-only: it must be exactly the previous or the new version;
-2. run the night again to completion: the warehouse must equal the clean run's, table by table.
+1. open every tenant's published shard read-only: each must be exactly its previous or its new
+   version (shards publish one by one, so a kill can leave one tenant new and another previous);
+2. run the night again to completion: every shard must equal the clean run's, table by table.
 
 The home before the night has had two publishes, so the night starts its build file from the
 standby generation (build/standby.duckdb, caught up with the published file) as every night after
@@ -76,6 +77,29 @@ def fingerprint(warehouse: Path, ignore: dict[str, set[str]] | None = None) -> d
     return out
 
 
+def fingerprint_shards(home: Path) -> dict[str, tuple[int, int]]:
+    """fingerprint() of every tenant's published shard, keyed '<tenant>/<table>'."""
+    shards = sorted((home / "warehouse").glob("*.duckdb"))
+    if not shards:
+        raise FileNotFoundError(f"no published shard in {home / 'warehouse'}")
+    return {f"{p.stem}/{t}": v for p in shards for t, v in fingerprint(p).items()}
+
+
+def judge_shards(seen: dict, previous: dict, clean: dict) -> str:
+    """'previous' / 'new' when every shard is; 'mixed' when each shard is one of the two; else MISMATCH."""
+    if seen == previous:
+        return "previous"
+    if seen == clean:
+        return "new"
+    tenants = {k.split("/", 1)[0] for k in (*seen, *previous, *clean)}
+
+    def of(fp: dict, tenant: str) -> dict:
+        return {k: v for k, v in fp.items() if k.startswith(f"{tenant}/")}
+
+    whole = all(of(seen, t) in (of(previous, t), of(clean, t)) for t in tenants)
+    return "mixed" if whole else "MISMATCH"
+
+
 def differences(a: dict, b: dict) -> list[str]:
     return [f"{t}: {a.get(t)} != {b.get(t)}" for t in sorted(set(a) | set(b)) if a.get(t) != b.get(t)]
 
@@ -117,9 +141,11 @@ def child(config_path: str, night: date, start: date | None) -> int:
         for table in RAW_TABLES:
             extract_partition(settings, tenant, table, day)
     run_key = f"quick-{os.getpid()}"
-    build.discard_stale_builds(settings, keep=build.build_path(settings, run_key))
-    build.build_and_publish(settings, night, run_key)
-    build.discard_stale_builds(settings)
+    for tenant in settings.tenants:  # one shard per tenant
+        shard = settings.for_tenant(tenant.name)
+        build.discard_stale_builds(shard, keep=build.build_path(shard, run_key))
+        build.build_and_publish(shard, night, run_key)
+        build.discard_stale_builds(shard)
     return 0
 
 
@@ -165,7 +191,7 @@ def restore(snapshot: Path, home: Path) -> None:
 class Trial:
     delay_s: float
     killed: bool
-    published_after_kill: str  # "previous" | "new" | "MISMATCH: …"
+    published_after_kill: str  # "previous" | "new" | "mixed" (each shard previous or new) | "MISMATCH"
     rerun_s: float
     rerun_matches_clean: bool
     leftover_build_files: int
@@ -180,6 +206,7 @@ class Summary:
     kills: int
     published_previous: int
     published_new: int
+    published_mixed: int  # some shards new, the others previous: each shard whole
     mismatches: int
     finished_before_kill: int
     clean_run_s: float
@@ -195,19 +222,18 @@ def torture(workdir: Path, trials: int, target: str = "cli", scale: float = 0.05
     home, snapshot, log = workdir / "home", workdir / "before-night", workdir / "runs.log"
     config = workdir / "hunthouse.toml"
     config.write_text(config_text(home, scale, lookback, first_day), encoding="utf-8")
-    warehouse = home / "warehouse.duckdb"
 
     shutil.rmtree(home, ignore_errors=True)
     # two publishes: the second keeps the first as the standby, which the night then builds from
     run_to_completion(backfill_command(target, config, first_day, NIGHT - timedelta(days=2)), log)
     run_to_completion(night_command(target, config, NIGHT - timedelta(days=1)), log)
-    if not (home / "build" / STANDBY).exists():
+    if not list((home / "build").glob(f"*/{STANDBY}")):
         raise RuntimeError("no standby generation after two publishes")
     shutil.rmtree(snapshot, ignore_errors=True)
     shutil.copytree(home, snapshot, symlinks=True)
-    previous = fingerprint(warehouse)
+    previous = fingerprint_shards(home)
     clean_s = run_to_completion(night_command(target, config, NIGHT), log)
-    clean = fingerprint(warehouse)
+    clean = fingerprint_shards(home)
     if not differences(previous, clean):
         raise RuntimeError("the night changes nothing: previous and new versions could not be told apart")
     progress(f"base ready; clean night took {clean_s:.1f}s; {len(differences(previous, clean))} tables change")
@@ -220,16 +246,16 @@ def torture(workdir: Path, trials: int, target: str = "cli", scale: float = 0.05
         delay = rng.uniform(0.0, clean_s)
         killed = run_and_kill(night_command(target, config, NIGHT), delay, log)
         try:
-            seen = fingerprint(warehouse)
-            state = "previous" if seen == previous else "new" if seen == clean else "MISMATCH"
+            seen = fingerprint_shards(home)
+            state = judge_shards(seen, previous, clean)
             detail = [] if state != "MISMATCH" else differences(seen, clean)[:5]
         except Exception as exc:  # noqa: BLE001 - an unreadable published file is exactly what we look for
             state, detail = "MISMATCH", [f"cannot open the published warehouse: {exc}"]
         rerun_s = run_to_completion(night_command(target, config, NIGHT), log)
-        after = fingerprint(warehouse)
+        after = fingerprint_shards(home)
         detail += differences(after, clean)[:5]
         # the standby is the previous generation, kept on purpose; anything else is a leftover
-        leftovers = len([p for p in (home / "build").glob("*") if p.name != STANDBY]) if (home / "build").exists() else 0
+        leftovers = len([p for p in (home / "build").rglob("*") if p.is_file() and p.name != STANDBY])
         trial = Trial(round(delay, 2), killed, state, round(rerun_s, 1), after == clean, leftovers, detail)
         results.append(trial)
         progress(f"trial {i + 1}: kill at {delay:5.1f}s killed={killed} published={state} "
@@ -238,6 +264,7 @@ def torture(workdir: Path, trials: int, target: str = "cli", scale: float = 0.05
         target=target, scale=scale, trials=len(results), kills=sum(t.killed for t in results),
         published_previous=sum(t.published_after_kill == "previous" for t in results if t.killed),
         published_new=sum(t.published_after_kill == "new" for t in results if t.killed),
+        published_mixed=sum(t.published_after_kill == "mixed" for t in results if t.killed),
         mismatches=sum((t.published_after_kill == "MISMATCH") + (not t.rerun_matches_clean) for t in results),
         finished_before_kill=sum(not t.killed for t in results),
         clean_run_s=round(clean_s, 1), wall_s=round(time.monotonic() - began, 1), results=results,

@@ -16,7 +16,12 @@ import duckdb
 
 from pipelines import config
 from pipelines.plan import days_between, nightly_days, partitions, yesterday
-from pipelines.warehouse.readonly import WarehouseUnavailable, connect_readonly
+from pipelines.warehouse.hub import connect_warehouse
+from pipelines.warehouse.readonly import WarehouseUnavailable
+
+# `hunthouse sql` runs queries only; the shards are attached read-only anyway, and this keeps the
+# session's own scratch catalog untouched too.
+QUERY_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
 
 
 class UserError(Exception):
@@ -40,12 +45,16 @@ def _execute(settings: config.Settings, parts, as_of: date, label: str) -> int:
     started = time.monotonic()
     outcome = run_pipeline(settings, parts, as_of, {"hunthouse/trigger": label}, say)
     elapsed = time.monotonic() - started
-    if outcome.failed:
-        for line in outcome.failed[:10]:
-            say(f"error: {line}")
-        say(f"{label} failed after {elapsed:.1f}s; the published warehouse is unchanged ({settings.warehouse_path})")
+    for line in outcome.failed[:20]:
+        say(f"error: {line}")
+    if outcome.published_tenants:
+        say(f"published: {', '.join(outcome.published_tenants)} ({settings.warehouse_dir})")
+    if outcome.failed_tenants:
+        say(f"NOT published: {', '.join(outcome.failed_tenants)} (each keeps its last published shard; "
+            "`hunthouse status` shows why)")
+        say(f"{label} finished with failures after {elapsed:.1f}s")
         return 1
-    say(f"{label} finished in {elapsed:.1f}s: published {settings.warehouse_path}")
+    say(f"{label} finished in {elapsed:.1f}s")
     return 0
 
 
@@ -87,7 +96,8 @@ def _print_summary(settings: config.Settings, as_of: date, elapsed: float) -> No
     say("Rows per table:")
     for table, rows in summary["tables"].items():
         say(f"  {table:<24} {rows:>12,}")
-    say(f"Warehouse: {settings.warehouse_path}")
+    say(f"Warehouse: {settings.warehouse_dir}/<tenant>.duckdb, one shard per tenant "
+        f"(plain duckdb: duckdb -init {settings.warehouse_dir / 'attach.sql'})")
     reports = settings.reports_dir / as_of.isoformat()
     for path in sorted(reports.rglob("*.html")):
         say(f"Report:    {path}")
@@ -97,11 +107,15 @@ def _print_summary(settings: config.Settings, as_of: date, elapsed: float) -> No
 
 def cmd_sql(args, settings: config.Settings) -> int:
     try:
-        con = connect_readonly(settings.warehouse_path)
+        con = connect_warehouse(settings, [args.tenant] if args.tenant else None)
     except WarehouseUnavailable as exc:
         raise UserError(str(exc)) from None
     with con:
         try:
+            kinds = {s.type.name for s in con.extract_statements(args.query)}
+            if not kinds <= QUERY_STATEMENTS:
+                refused = ", ".join(sorted(kinds - QUERY_STATEMENTS))
+                raise UserError(f"query failed: only queries (SELECT, EXPLAIN) are allowed here, not {refused}")
             cursor = con.execute(args.query)
             if cursor.description is None:
                 return 0
@@ -167,6 +181,7 @@ def parser() -> argparse.ArgumentParser:
     sql = sub.add_parser("sql", parents=[common], help="read-only SQL on the published warehouse")
     sql.add_argument("query")
     sql.add_argument("--limit", type=int, default=100)
+    sql.add_argument("--tenant", help="attach only this tenant's shard (the other tenants' rows are not readable)")
     sub.add_parser("status", parents=[common], help="partitions loaded, freshness, last run, checks")
     dev = sub.add_parser("dev", parents=[common], help="the Dagster UI on the Hunthouse instance")
     dev.add_argument("--host", default="127.0.0.1")

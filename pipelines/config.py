@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -89,14 +89,46 @@ class Settings:
     memory_limit: str = "3GB"
     threads: int = 0  # DuckDB worker threads for builds; 0 = one per core
     source_path: str = field(default="", compare=False)
+    # The tenant whose warehouse shard these settings build (see for_tenant); None for the whole home.
+    shard: str | None = None
+
+    def for_tenant(self, name: str) -> Settings:
+        """Settings of one tenant's shard: its tenant only, its own warehouse file, build and spill dirs."""
+        return replace(self, tenants=(self.tenant(name),), shard=name)
+
+    @property
+    def shard_name(self) -> str:
+        """The tenant whose shard these settings address: the shard, or the only configured tenant."""
+        if self.shard:
+            return self.shard
+        if len(self.tenants) == 1:
+            return self.tenants[0].name
+        raise ValueError("these settings span several tenants: take one tenant's with for_tenant(name)")
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.home / "warehouse"
+
+    def shard_path(self, tenant: str) -> Path:
+        return self.warehouse_dir / f"{tenant}.duckdb"
 
     @property
     def warehouse_path(self) -> Path:
-        return self.home / "warehouse.duckdb"
+        """The published shard of this tenant (<home>/warehouse/<tenant>.duckdb)."""
+        return self.shard_path(self.shard_name)
+
+    @property
+    def build_dir(self) -> Path:
+        return self.home / "build" / self.shard_name
+
+    @property
+    def quality_dir(self) -> Path:
+        return self.home / "quality" / self.shard_name
 
     @property
     def spill_dir(self) -> Path:
-        return self.home / "spill"
+        # one per shard: two builds running at once must not share DuckDB's temporary files
+        return self.home / "spill" / self.shard_name
 
     @property
     def reports_dir(self) -> Path:

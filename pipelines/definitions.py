@@ -13,30 +13,25 @@ from pipelines import config
 from pipelines.dagster_defs import report_assets, warehouse_assets
 from pipelines.dagster_defs.checks import quality_checks
 from pipelines.dagster_defs.extract_assets import extract_assets
-from pipelines.dagster_defs.partitions import tenant_day_partitions
+from pipelines.dagster_defs.partitions import tenant_day_partitions, tenant_partitions
 from pipelines.dagster_defs.resources import HunthouseSettings
 from pipelines.dagster_defs.schedules import nightly_schedule, warehouse_after_extracts
 
 
 def build_defs(settings: config.Settings) -> dg.Definitions:
     parts = tenant_day_partitions(settings)
+    shards = tenant_partitions(settings)
     raw_assets = extract_assets(parts)
-    downstream = [
-        warehouse_assets.staging,
-        warehouse_assets.firewall_models,
-        warehouse_assets.tuning_models,
-        warehouse_assets.warehouse,
-        report_assets.firewall_report,
-        report_assets.owner_reports,
-    ]
+    downstream = [*warehouse_assets.warehouse_assets(shards), *report_assets.report_assets(shards)]
     extract_job = dg.define_asset_job(
         "extract", selection=dg.AssetSelection.assets(*raw_assets), partitions_def=parts
     )
     warehouse_job = dg.define_asset_job(
         "warehouse_build",
         selection=dg.AssetSelection.assets(*downstream),
+        partitions_def=shards,
         executor_def=dg.in_process_executor,
-        description="Staging, models, atomic publish and reports, on one build file.",
+        description="One tenant's shard: staging, models, atomic publish and reports, on one build file.",
     )
     return dg.Definitions(
         assets=[*raw_assets, *downstream],

@@ -1,9 +1,10 @@
 """Run the pipeline's Dagster jobs in-process on the configured instance.
 
-`hunthouse run`, `backfill` and `demo` use the same jobs as the schedule and sensor: one extract run
-per (tenant, day) partition, then one warehouse run. All tenants over consecutive days
-go in one extract run over a partition key range; otherwise one run per partition, two at a time in
-worker processes (extracts only write Parquet). The warehouse run is single and serial.
+`hunthouse run`, `backfill` and `demo` use the same jobs as the schedule and sensor. Extracts run per
+tenant: one run over each tenant's consecutive days (a partition key range), two at a time in
+worker processes (extracts only write Parquet). Then each tenant whose extracts all succeeded gets
+its own warehouse run (partition key = tenant), two at a time: a tenant that failed keeps its last
+published shard, and every other tenant publishes. Each tenant's outcome goes to pipelines.health.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import date
 from pathlib import Path
 
 from pipelines.config import PACKAGE_ROOT, Settings
+from pipelines.warehouse.legacy_split import split_legacy_warehouse
 
 Progress = Callable[[str], None]
 # Dagster's console logger speaks at DEBUG by default; the CLI prints its own progress, and the full
@@ -29,9 +31,14 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 @dataclass
 class RunOutcome:
     extract_runs: int
-    failed: list[str]
-    warehouse_run_id: str | None
-    published: bool
+    failed: list[str]  # one line per failure, naming the tenant
+    published_tenants: list[str]
+    failed_tenants: list[str]
+
+    @property
+    def published(self) -> bool:
+        """Every tenant of the run published."""
+        return not self.failed_tenants
 
 
 def prepare_instance(settings: Settings) -> Path:
@@ -61,14 +68,16 @@ def prepare_instance(settings: Settings) -> Path:
 def _run_extract(
     settings: Settings, first: tuple[str, date], last: tuple[str, date], tags: dict[str, str]
 ) -> tuple[str, bool, str]:
-    """Worker: one extract run over the partition key range first..last (one key when equal)."""
+    """Worker: one extract run over one tenant's days first..last (a key range; one key when equal)."""
     import dagster as dg
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
     from pipelines.dagster_defs.partitions import partition_key
+    from pipelines.dagster_defs.schedules import TENANT_TAG
     from pipelines.definitions import build_defs
 
     job = build_defs(settings).resolve_job_def("extract")
+    tags = {**tags, TENANT_TAG: first[0]}
     with dg.DagsterInstance.get() as instance:
         if first == last:
             result = job.execute_in_process(
@@ -83,67 +92,106 @@ def _run_extract(
                 instance=instance, tags={**tags, **range_tags}, raise_on_error=False, run_config=QUIET
             )
     error = "" if result.success else _first_failure(result)
-    name = f"{first[0]} {first[1]}" if first == last else f"{first[1]} → {last[1]}"
-    return name, result.success, error
+    return first[0], result.success, f"{first[1]} → {last[1]}: {error}" if first != last else f"{first[1]}: {error}"
 
 
 def extract_runs(
     settings: Settings, parts: list[tuple[str, date]], workers: int = 2
 ) -> list[tuple[tuple[str, date], tuple[str, date]]]:
-    """Key-range runs when the partitions are every tenant over consecutive days, else one run each.
+    """Runs over key ranges of one tenant each, so one tenant's failure fails only its own runs.
 
-    Dagster orders tenant × day keys day-major, tenants in configured order, so "all tenants over
-    days d1..dn" is exactly the key range (d1, first tenant)..(dn, last tenant). The days are cut
-    into `workers` consecutive blocks so the blocks run in parallel.
+    A multi-partition key range is the product of its dimensions' ranges, so (tenant, d1)..(tenant, dn)
+    is exactly that tenant over the days d1..dn. Each tenant's consecutive days form a range; when
+    there are fewer tenants than workers, a tenant's days are cut into blocks that run in parallel.
     """
-    tenants = [t.name for t in settings.tenants]
-    days = sorted({d for _, d in parts})
-    contiguous = all((b - a).days == 1 for a, b in zip(days, days[1:], strict=False))
-    if not (parts and contiguous and set(parts) == {(t, d) for t in tenants for d in days}):
-        return [(p, p) for p in parts]
-    blocks = max(1, min(workers, len(days)))
-    size = -(-len(days) // blocks)
-    chunks = [days[i : i + size] for i in range(0, len(days), size)]
-    return [((tenants[0], chunk[0]), (tenants[-1], chunk[-1])) for chunk in chunks]
+    by_tenant: dict[str, list[date]] = {}
+    for tenant, day in parts:
+        by_tenant.setdefault(tenant, []).append(day)
+    blocks = max(1, workers // max(1, len(by_tenant)))
+    runs = []
+    for tenant, days in by_tenant.items():
+        days = sorted(set(days))
+        segments, current = [], [days[0]]
+        for day in days[1:]:
+            if (day - current[-1]).days == 1:
+                current.append(day)
+            else:
+                segments.append(current)
+                current = [day]
+        segments.append(current)
+        for segment in segments:
+            size = -(-len(segment) // min(blocks, len(segment)))
+            for k in range(0, len(segment), size):
+                chunk = segment[k : k + size]
+                runs.append(((tenant, chunk[0]), (tenant, chunk[-1])))
+    return runs
 
 
 def run_extracts(
     settings: Settings, parts: list[tuple[str, date]], tags: dict[str, str], progress: Progress, workers: int = 2
-) -> list[str]:
-    """Run every extract partition; return '<what>: <error>' for each failed run."""
-    failed: list[str] = []
+) -> dict[str, list[str]]:
+    """Run every extract partition; return, per tenant with a failed run, one line per failed run."""
+    failed: dict[str, list[str]] = {}
     runs = extract_runs(settings, parts, workers)
     done = 0
     with ProcessPoolExecutor(max_workers=max(1, min(workers, len(runs)))) as pool:
         futures = [pool.submit(_run_extract, settings, first, last, tags) for first, last in runs]
         for future in as_completed(futures):
-            name, ok, error = future.result()
+            tenant, ok, error = future.result()
             done += 1
             if not ok:
-                failed.append(f"{name}: {error}")
+                failed.setdefault(tenant, []).append(error)
             if done % 10 == 0 or done == len(runs) or not ok:
-                progress(f"  extract run {done}/{len(runs)} done{'' if ok else f' — FAILED {name}: {error}'}")
+                progress(f"  extract run {done}/{len(runs)} done{'' if ok else f' — FAILED {tenant} {error}'}")
     return failed
 
 
-def run_warehouse(settings: Settings, as_of: date, tags: dict[str, str]) -> tuple[bool, str, str]:
+def run_warehouse(settings: Settings, tenant: str, as_of: date, tags: dict[str, str]) -> tuple[str, bool, str, str]:
+    """Worker: one tenant's warehouse run (its shard); returns (tenant, ok, run id, one-line error)."""
     import dagster as dg
 
+    from pipelines.dagster_defs.schedules import TENANT_TAG
     from pipelines.dagster_defs.warehouse_assets import AS_OF_TAG
     from pipelines.definitions import build_defs
 
     job = build_defs(settings).resolve_job_def("warehouse_build")
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
-            instance=instance, tags={**tags, AS_OF_TAG: as_of.isoformat()}, raise_on_error=False, run_config=QUIET
+            partition_key=tenant, instance=instance, raise_on_error=False, run_config=QUIET,
+            tags={**tags, AS_OF_TAG: as_of.isoformat(), TENANT_TAG: tenant},
         )
     error = "" if result.success else _first_failure(result)
-    return result.success, result.run_id, error
+    return tenant, result.success, result.run_id, error
+
+
+def run_warehouses(
+    settings: Settings, tenants: list[str], as_of: date, tags: dict[str, str], progress: Progress, workers: int = 2
+) -> dict[str, tuple[bool, str, str]]:
+    """Build and publish each tenant's shard, `workers` at a time; (ok, run id, error) per tenant."""
+    results: dict[str, tuple[bool, str, str]] = {}
+    if not tenants:
+        return results
+    with ProcessPoolExecutor(max_workers=max(1, min(workers, len(tenants)))) as pool:
+        futures = [pool.submit(run_warehouse, settings, t, as_of, tags) for t in tenants]
+        for future in as_completed(futures):
+            tenant, ok, run_id, error = future.result()
+            results[tenant] = (ok, run_id, error)
+            progress(f"  {tenant}: {'published' if ok else f'NOT published — {error}'}")
+    return results
 
 
 def _first_failure(result) -> str:
     """One line: the failed step and the innermost error message (the event log has the rest)."""
     failures = [e for e in result.all_events if e.is_step_failure]
+    checks = [e.asset_check_evaluation_data for e in result.all_events
+              if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed
+              and e.asset_check_evaluation_data.severity.value == "ERROR"]
+    if checks:
+        first = checks[0]
+        failed = first.metadata.get("failed")
+        lines = [line.lstrip("- ") for line in str(failed.value).splitlines()] if failed is not None else []
+        detail = next((line for line in lines if line.startswith("ERROR")), first.description or "")
+        return f"check {first.asset_key.to_user_string()} failed: {detail} (run {result.run_id[:8]})"
     if not failures:
         return f"run {result.run_id[:8]} failed"
     error = failures[0].step_failure_data.error
@@ -188,19 +236,43 @@ def run_pipeline(
     with open(settings.dagster_home / "cli-run.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         reclaim_killed_cli_runs(progress)
+        split_legacy_warehouse(settings, progress)
         return _run_locked(settings, parts, as_of, tags, progress)
 
 
 def _run_locked(
     settings: Settings, parts: list[tuple[str, date]], as_of: date, tags: dict[str, str], progress: Progress
 ) -> RunOutcome:
-    progress(f"extracting {len(parts)} tenant-day partitions × 3 tables into the lake")
-    failed = run_extracts(settings, parts, tags, progress)
-    if failed:
-        progress("extracts failed; the warehouse was not rebuilt and the published one is unchanged")
-        return RunOutcome(len(parts), failed, None, False)
-    progress(f"building the warehouse (as of {as_of}) and publishing it atomically")
-    ok, run_id, error = run_warehouse(settings, as_of, tags)
-    if not ok:
-        return RunOutcome(len(parts), [f"warehouse: {error}"], run_id, False)
-    return RunOutcome(len(parts), [], run_id, True)
+    from pipelines import health
+
+    tenants = list(dict.fromkeys(t for t, _ in parts))
+    progress(f"extracting {len(parts)} tenant-day partitions × 3 tables into the lake ({len(tenants)} tenants)")
+    extract_failed = run_extracts(settings, parts, tags, progress)
+    trigger = tags.get(TRIGGER_TAG, "")
+    for tenant, errors in extract_failed.items():
+        health.record(settings.home, health.TenantOutcome(
+            tenant, as_of.isoformat(), ok=False, step="extract", reason=errors[0], failures=errors, trigger=trigger))
+    ready = [t for t in tenants if t not in extract_failed]
+    if extract_failed:
+        progress(f"extracts failed for {', '.join(sorted(extract_failed))}: their shards stay as published")
+    if ready:
+        progress(f"building and publishing {len(ready)} tenant shard(s) as of {as_of}: {', '.join(ready)}")
+    built = run_warehouses(settings, ready, as_of, tags, progress)
+    failed = [f"{t} extract {e}" for t, errors in extract_failed.items() for e in errors]
+    for tenant, (ok, run_id, error) in built.items():
+        health.record(settings.home, health.TenantOutcome(
+            tenant, as_of.isoformat(), ok=ok, step="" if ok else "warehouse", reason=error,
+            failures=[] if ok else [error], trigger=trigger, run_id=run_id))
+        if not ok:
+            failed.append(f"{tenant} warehouse {error}")
+    published = [t for t in tenants if built.get(t, (False,))[0]]
+    outcome = RunOutcome(len(parts), failed, published, [t for t in tenants if t not in published])
+    from pipelines.reports.stale import write_stale_reports
+    from pipelines.warehouse.hub import write_attach_script
+
+    for tenant in outcome.failed_tenants:
+        last = health.health(settings.home, tenant).last
+        if write_stale_reports(settings.for_tenant(tenant), as_of, last.step, last.reason):
+            progress(f"  {tenant}: reports of its last published shard written with a stale-data banner")
+    write_attach_script(settings)
+    return outcome

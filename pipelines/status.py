@@ -1,11 +1,14 @@
-"""What `hunthouse status` and the demo summary show, read from the published warehouse, the latest
-warehouse run's check results (<home>/quality/latest.json, kept even when the run was blocked) and Dagster."""
+"""What `hunthouse status` and the demo summary show: per tenant, its published shard, the outcome of
+its latest runs (pipelines.health: which step failed and why), the latest warehouse run's check
+results (<home>/quality/<tenant>/latest.json, kept even when the run was blocked) and Dagster."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from pipelines import health
 from pipelines.config import Settings
+from pipelines.warehouse.hub import connect_warehouse
 from pipelines.warehouse.readonly import WarehouseUnavailable, connect_readonly
 from quality.latest_run import latest_path, load_latest
 
@@ -23,7 +26,7 @@ def _existing(con) -> set[str]:
 
 
 def published_summary(settings: Settings) -> dict:
-    with connect_readonly(settings.warehouse_path) as con:
+    with connect_warehouse(settings) as con:
         present = _existing(con)
         tables = {
             t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]  # noqa: S608 (allow-listed names)
@@ -35,7 +38,7 @@ def published_summary(settings: Settings) -> dict:
     return {"tables": tables, "first_day": first, "last_day": last, "tenants": tenants}
 
 
-def _last_runs(settings: Settings) -> list[tuple[str, str, str, str]]:
+def _last_runs(settings: Settings, tenant: str) -> list[tuple[str, str, str, str]]:
     if not (settings.dagster_home / "dagster.yaml").exists():
         return []
     import dagster as dg
@@ -44,7 +47,8 @@ def _last_runs(settings: Settings) -> list[tuple[str, str, str, str]]:
 
     prepare_instance(settings)
     with dg.DagsterInstance.get() as instance:
-        runs = instance.get_runs(filters=dg.RunsFilter(job_name="warehouse_build"), limit=3)
+        runs = instance.get_runs(
+            filters=dg.RunsFilter(job_name="warehouse_build", tags={"dagster/partition": tenant}), limit=3)
         stats = {r.run_id: instance.get_run_stats(r.run_id) for r in runs}
     out = []
     for r in runs:
@@ -65,7 +69,7 @@ def latest_run_lines(settings: Settings, published_builds: set[str]) -> list[str
     did not publish and has failed ERROR checks was blocked by them. Raw partition results (from
     the extract runs, taken in by this run) block through the staging check, so they are counted
     apart and their failures listed only once."""
-    doc = load_latest(settings.home)
+    doc = load_latest(settings.quality_dir)
     if doc is None:
         return []
     checks = {a: r for a, r in doc["checks"].items() if not a.startswith("raw_")}
@@ -103,7 +107,7 @@ def latest_run_lines(settings: Settings, published_builds: set[str]) -> list[str
         where = f" [{f['partition']}]" if f.get("partition") else ""
         lines.append(f"    {f['severity']:<5} {asset}{where}: {f['expectation']}: {f.get('observed') or f.get('why')}")
     if len(failed) > SHOWN_FAILURES:
-        lines.append(f"    … and {len(failed) - SHOWN_FAILURES} more in {latest_path(settings.home)}")
+        lines.append(f"    … and {len(failed) - SHOWN_FAILURES} more in {latest_path(settings.quality_dir)}")
     return lines
 
 
@@ -113,22 +117,65 @@ def _published_builds(con) -> set[str]:
     return {r[0] for r in con.execute("SELECT DISTINCT build_file FROM publish_log").fetchall()}
 
 
-def print_status(settings: Settings, say: Callable[[str], None]) -> None:
-    say(f"Data home: {settings.home}")
+def _shard_facts(settings: Settings) -> tuple[dict | None, list[str]]:
+    """(publish_log facts and build files of the tenant's published shard or None, checks lines)."""
     try:
         con = connect_readonly(settings.warehouse_path)
+    except WarehouseUnavailable:
+        return None, latest_run_lines(settings, set())
+    with con:
+        present = _existing(con)
+        facts = {"published_at": None, "as_of": None, "days": None}
+        if "publish_log" in present:
+            facts["published_at"], facts["as_of"] = con.execute(
+                "SELECT max(published_at), max(as_of) FROM publish_log").fetchone()
+        if "load_log" in present:
+            facts["days"] = con.execute("SELECT min(day), max(day) FROM load_log").fetchone()
+        return facts, latest_run_lines(settings, _published_builds(con))
+
+
+def tenant_lines(settings: Settings) -> list[str]:
+    """One line per tenant: data through, stale since, the failed step and its reason."""
+    lines = [f"{'tenant':<14} {'state':<7} {'data through':<12} {'published (UTC)':<17} detail"]
+    details: list[str] = []
+    for tenant in (t.name for t in settings.tenants):
+        shard = settings.for_tenant(tenant)
+        facts, check_lines = _shard_facts(shard)
+        state = health.health(settings.home, tenant)
+        through = str(facts["as_of"]) if facts and facts["as_of"] else "-"
+        at = str(facts["published_at"])[:16] if facts and facts["published_at"] else "never"
+        if state.failing:
+            last = state.last
+            since = state.stale_since.night if state.stale_since else last.night
+            label = "STALE"
+            detail = f"since night {since}: {last.step} failed: {last.reason}"
+        elif facts is None:
+            label, detail = "EMPTY", "no published shard yet"
+        else:
+            label, detail = "OK", f"days {facts['days'][0]} → {facts['days'][1]}" if facts["days"] else ""
+        lines.append(f"{tenant:<14} {label:<7} {through:<12} {at:<17} {detail}")
+        if state.failing and len(state.last.failures) > 1:
+            details += [f"  {tenant}: {f}" for f in state.last.failures[1:SHOWN_FAILURES]]
+        if check_lines:
+            details += [f"[{tenant}] {line}" if i == 0 else line for i, line in enumerate(check_lines)]
+    return lines + ([""] + details if details else [])
+
+
+def print_status(settings: Settings, say: Callable[[str], None]) -> None:
+    say(f"Data home: {settings.home}")
+    say("")
+    for line in tenant_lines(settings):
+        say(line)
+    try:
+        con = connect_warehouse(settings)
     except WarehouseUnavailable as exc:
-        for line in latest_run_lines(settings, set()):
-            say(line)
         say(str(exc))
         return
     with con:
-        for line in latest_run_lines(settings, _published_builds(con)):
-            say(line)
         present = _existing(con)
-        published = con.execute("SELECT max(published_at), max(as_of) FROM publish_log").fetchone() if "publish_log" in present else (None, None)
-        say(f"Published warehouse: {settings.warehouse_path} (published {published[0]}, as of {published[1]})")
         say("")
+        say(f"Published shards: {settings.warehouse_dir} (plain duckdb: duckdb -init "
+            f"{settings.warehouse_dir / 'attach.sql'})")
         say("Partitions loaded (tenant, table: days, first → last, rows, quarantined, last watermark):")
         for row in con.execute(
             """
@@ -144,32 +191,40 @@ def print_status(settings: Settings, say: Callable[[str], None]) -> None:
             say(f"  {tenant:<12} {tbl:<18} {days:>4} days  {first} → {last}  {rows:>10,} rows  {bad:>5} quarantined  watermark {wm}")
         if "quality_results" in present:
             _say_published_checks(con, say)
-    runs = _last_runs(settings)
-    if runs:
-        say("")
-        say("Last warehouse runs (run id, outcome, as of):")
-        for run_id, outcome, as_of, _ in runs:
-            say(f"  {run_id}  {outcome:<8}  as of {as_of}")
+    for tenant in (t.name for t in settings.tenants):
+        runs = _last_runs(settings, tenant)
+        if runs:
+            say("")
+            say(f"Last warehouse runs of {tenant} (run id, outcome, as of):")
+            for run_id, outcome, as_of, _ in runs:
+                say(f"  {run_id}  {outcome:<8}  as of {as_of}")
 
 
 def _say_published_checks(con, say: Callable[[str], None]) -> None:
     """Per asset, the checks recorded in the published warehouse (its last run), failures listed."""
     rows = con.execute(
         """
-        SELECT run_id, asset, count(*), count(*) FILTER (WHERE NOT success AND severity = 'ERROR'),
+        SELECT tenant, run_id, asset, count(*), count(*) FILTER (WHERE NOT success AND severity = 'ERROR'),
                count(*) FILTER (WHERE NOT success AND severity = 'WARN'),
                list(severity || ' ' || coalesce(partition, '') || ' ' || expectation || ': ' || observed_value
                     ORDER BY severity, expectation) FILTER (WHERE NOT success)
         FROM quality_results
-        WHERE run_id = (SELECT run_id FROM quality_results ORDER BY checked_at DESC LIMIT 1)
-        GROUP BY run_id, asset ORDER BY asset
+        WHERE (tenant, run_id) IN (SELECT (tenant, arg_max(run_id, checked_at)) FROM quality_results GROUP BY tenant)
+        GROUP BY tenant, run_id, asset ORDER BY tenant, asset
         """
     ).fetchall()
     if not rows:
         return
     say("")
-    say(f"Data quality checks in the published warehouse (run {str(rows[0][0])[:8]}; expectations, errors, warnings):")
-    for _, asset, total, errors, warnings, failed in rows:
-        say(f"  {'FAIL' if errors else ('WARN' if warnings else 'PASS')}  {asset:<28} {total:>5} {errors:>4} {warnings:>4}")
+    say("Data quality checks in the published shards (each tenant's last run; expectations, errors, warnings):")
+    passed: dict[str, int] = {}
+    for tenant, run_id, asset, total, errors, warnings, failed in rows:
+        if not errors and not warnings:
+            passed[tenant] = passed.get(tenant, 0) + 1
+            continue
+        say(f"  {'FAIL' if errors else 'WARN'}  {tenant:<12} {str(run_id)[:8]}  {asset:<28} "
+            f"{total:>5} {errors:>4} {warnings:>4}")
         for line in (failed or [])[:SHOWN_FAILURES]:
             say(f"        {line}")
+    for tenant, count in passed.items():
+        say(f"  PASS  {tenant:<12} {count} more assets passed every check")

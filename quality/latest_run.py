@@ -1,4 +1,4 @@
-"""The latest warehouse run's check results, kept beside the warehouse in <home>/quality/latest.json.
+"""The latest warehouse run's check results, kept beside the warehouse in <home>/quality/<tenant>/latest.json.
 
 quality_results travels inside the build file, so a run that a blocking check stopped takes its
 results with it when the build file is discarded; the published warehouse then still shows the
@@ -19,12 +19,13 @@ from pathlib import Path
 
 from quality.engine import Outcome
 
-FILE = Path("quality") / "latest.json"
+FILE = "latest.json"
 MAX_FAILED = 25  # failed expectations kept per check; the rest are counted
 
 
-def latest_path(home: Path) -> Path:
-    return home / FILE
+def latest_path(directory: Path) -> Path:
+    """The record of one tenant shard's latest run, in that shard's quality directory."""
+    return directory / FILE
 
 
 def _summary(outcomes: list[Outcome]) -> dict:
@@ -45,7 +46,7 @@ def _summary(outcomes: list[Outcome]) -> dict:
 
 
 def record_check(
-    home: Path,
+    directory: Path,
     run_id: str,
     build_file: str,
     as_of: date,
@@ -59,13 +60,13 @@ def record_check(
     needs no lock; the replace is atomic, so a reader never sees half a file.
     """
     now = now or datetime.now(UTC)
-    doc = load_latest(home)
+    doc = load_latest(directory)
     if doc is None or doc.get("run_id") != run_id:
         doc = {"run_id": run_id, "build_file": build_file, "as_of": as_of.isoformat(),
                "started_at": now.isoformat(), "checks": {}}
     doc["updated_at"] = now.isoformat()
     doc["checks"][asset] = _summary(outcomes)
-    path = latest_path(home)
+    path = latest_path(directory)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
@@ -75,9 +76,9 @@ def record_check(
     os.replace(tmp, path)
 
 
-def load_latest(home: Path) -> dict | None:
+def load_latest(directory: Path) -> dict | None:
     """The latest run's record, or None when no warehouse run has recorded checks (or it is unreadable)."""
-    path = latest_path(home)
+    path = latest_path(directory)
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (FileNotFoundError, ValueError):

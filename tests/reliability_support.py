@@ -38,8 +38,10 @@ def quick_load(settings: config.Settings, days: list[date], as_of: date, run_key
     for tenant, day in partitions(settings, days):
         for table in RAW_TABLES:
             extract_partition(settings, tenant, table, day)
-    build_and_publish(settings, as_of, run_key)
-    discard_stale_builds(settings)
+    for tenant in settings.tenants:  # one shard per tenant
+        shard = settings.for_tenant(tenant.name)
+        build_and_publish(shard, as_of, run_key)
+        discard_stale_builds(shard)
 
 
 # -- an analyst session in its own process -----------------------------------------------------
@@ -53,15 +55,17 @@ READER_QUERIES = {
 }
 
 
-def read_loop(warehouse: Path, seconds: float, out: Path) -> None:
-    """Reconnect and query in a loop; record each session's version and any broken invariant or error."""
-    from pipelines.warehouse.readonly import connect_readonly
+def read_loop(config_path: Path, seconds: float, out: Path) -> None:
+    """Reconnect (every tenant's shard, through the analysts' entry point) and query in a loop; record
+    each session's version and any broken invariant or error."""
+    from pipelines.warehouse.hub import connect_warehouse
 
+    settings = config.load(config_path)
     sessions, errors = [], []
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            with connect_readonly(warehouse) as con:
+            with connect_warehouse(settings) as con:
                 first = con.execute(READER_QUERIES["version"]).fetchone()
                 total = con.execute(READER_QUERIES["total"]).fetchone()[0]
                 by_tenant = con.execute(READER_QUERIES["by_tenant"]).fetchone()[0]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.warehouse.readonly import connect_readonly
+from pipelines.warehouse.hub import connect_warehouse
 
 pytestmark = pytest.mark.xdist_group("sample_warehouse")
 DOC = Path(__file__).resolve().parents[1] / "docs" / "warehouse.md"
@@ -19,10 +19,13 @@ def sections() -> dict[str, str]:
 
 def test_every_published_table_and_column_is_documented(sample_warehouse):
     documented = sections()
-    with connect_readonly(sample_warehouse.warehouse_path) as con:
+    # what an analyst sees: the views over every tenant's shard
+    with connect_warehouse(sample_warehouse) as con:
         columns = con.execute(
-            "select table_name, column_name from information_schema.columns where table_schema = 'main' order by 1"
+            "select table_name, column_name from information_schema.columns "
+            "where table_catalog = 'memory' and table_schema = 'main' order by 1"
         ).fetchall()
+    assert columns
     missing_tables = sorted({t for t, _ in columns} - set(documented))
     assert not missing_tables, f"tables missing from docs/warehouse.md: {missing_tables}"
     missing = [f"{t}.{c}" for t, c in columns if f"`{c}`" not in documented[t]]

@@ -11,6 +11,7 @@ import pytest
 
 from pipelines.sources.sample.truth import planted_truth
 from pipelines.warehouse import build
+from pipelines.warehouse.hub import connect_warehouse
 from pipelines.warehouse.readonly import connect_readonly
 from tests.conftest import WORLD_END
 
@@ -28,12 +29,14 @@ def content_hash(con, table: str) -> tuple[int, str]:
 
 
 def test_warehouse_is_published_with_every_table(sample_warehouse):
-    with connect_readonly(sample_warehouse.warehouse_path) as con:
+    with connect_warehouse(sample_warehouse) as con:
         counts = {t: con.execute(f'select count(*) from "{t}"').fetchone()[0] for t in CONTENT_TABLES}  # noqa: S608
         tenants = [r[0] for r in con.execute("select distinct tenant from device_events order by 1").fetchall()]
     assert tenants == ["contoso", "fabrikam"]
     assert all(n > 0 for n in counts.values()), counts
-    assert not list((sample_warehouse.home / "build").glob("*.duckdb"))
+    assert not list((sample_warehouse.home / "build").rglob("*.duckdb"))
+    shards = sorted(p.name for p in sample_warehouse.warehouse_dir.glob("*.duckdb"))
+    assert shards == ["contoso.duckdb", "fabrikam.duckdb"]
 
 
 def test_natural_keys_are_unique(sample_warehouse):
@@ -43,7 +46,7 @@ def test_natural_keys_are_unique(sample_warehouse):
         "incidents": "tenant, incident_number",
         "incident_history": "tenant, incident_number, last_modified_time",
     }
-    with connect_readonly(sample_warehouse.warehouse_path) as con:
+    with connect_warehouse(sample_warehouse) as con:
         for table, key in checks.items():
             dupes = con.execute(
                 f'select count(*) from (select {key} from "{table}" group by all having count(*) > 1)'  # noqa: S608
@@ -52,7 +55,7 @@ def test_natural_keys_are_unique(sample_warehouse):
 
 
 def test_incidents_hold_the_latest_classified_state(sample_warehouse):
-    with connect_readonly(sample_warehouse.warehouse_path) as con:
+    with connect_warehouse(sample_warehouse) as con:
         versions, closed_labelled = con.execute(
             """select avg(n), (select count(*) from incidents where status = 'Closed' and classification is not null)
                from (select count(*) n from incident_history group by tenant, incident_number)"""
@@ -68,7 +71,7 @@ def test_incidents_hold_the_latest_classified_state(sample_warehouse):
 
 def test_planted_truth_entities_reach_alert_entities(sample_warehouse):
     settings = sample_warehouse
-    with connect_readonly(settings.warehouse_path) as con:
+    with connect_warehouse(settings) as con:
         for tenant in settings.tenants:
             for item in planted_truth(tenant):
                 if item.get("area") != "tuning" or item["kind"] != "exclusion":
@@ -83,7 +86,7 @@ def test_planted_truth_entities_reach_alert_entities(sample_warehouse):
 
 def test_rerunning_the_same_partitions_leaves_the_warehouse_identical(sample_warehouse, tmp_path):
     settings = sample_warehouse
-    with connect_readonly(settings.warehouse_path) as con:
+    with connect_warehouse(settings) as con:
         before = {t: content_hash(con, t) for t in CONTENT_TABLES}
     from pipelines.orchestrate import run_pipeline
 
@@ -91,13 +94,13 @@ def test_rerunning_the_same_partitions_leaves_the_warehouse_identical(sample_war
         settings, [(t.name, WORLD_END) for t in settings.tenants], WORLD_END, {"hunthouse/trigger": "test"}, lambda _: None
     )
     assert outcome.published, outcome.failed
-    with connect_readonly(settings.warehouse_path) as con:
+    with connect_warehouse(settings) as con:
         after = {t: content_hash(con, t) for t in CONTENT_TABLES}
     assert after == before
 
 
 def test_reader_holding_the_published_file_does_not_block_publish(sample_warehouse, tmp_path):
-    settings = sample_warehouse
+    settings = sample_warehouse.for_tenant("contoso")
     backup = tmp_path / "published.duckdb"
     shutil.copyfile(settings.warehouse_path, backup)
     reader = connect_readonly(settings.warehouse_path)
@@ -117,7 +120,7 @@ def test_reader_holding_the_published_file_does_not_block_publish(sample_warehou
 
 
 def test_failed_build_leaves_published_file_byte_identical(sample_warehouse, monkeypatch):
-    settings = sample_warehouse
+    settings = sample_warehouse.for_tenant("contoso")
     before = settings.warehouse_path.read_bytes()
     path = build.open_build(settings, "doomed")
     with duckdb.connect(str(path)) as con:
@@ -142,11 +145,11 @@ def test_overlapping_backfill_does_not_duplicate_rows(sample_warehouse):
     from pipelines.plan import days_between, partitions
 
     settings = sample_warehouse
-    with connect_readonly(settings.warehouse_path) as con:
+    with connect_warehouse(settings) as con:
         before = {t: content_hash(con, t) for t in CONTENT_TABLES}
     overlap = partitions(settings, days_between(date(2026, 10, 20), date(2026, 10, 23)))
     outcome = run_pipeline(settings, overlap, WORLD_END, {"hunthouse/trigger": "test"}, lambda _: None)
     assert outcome.published, outcome.failed
-    with connect_readonly(settings.warehouse_path) as con:
+    with connect_warehouse(settings) as con:
         after = {t: content_hash(con, t) for t in CONTENT_TABLES}
     assert after == before

@@ -43,7 +43,7 @@ def test_every_check_upstream_of_the_publish_is_blocking(tmp_path):
 
 
 def test_published_file_check_fails_for_another_build_or_a_missing_table(tmp_path):
-    settings = write_config(tmp_path)
+    settings = write_config(tmp_path).for_tenant("contoso")
     path = build.open_build(settings, "run-a")
     with duckdb.connect(str(path)) as con:
         con.execute("CREATE TABLE fw_daily AS SELECT 1 AS x")
@@ -77,7 +77,7 @@ def test_report_check_finds_missing_empty_and_scripted_files(tmp_path):
 
 
 def test_a_failing_error_check_on_a_model_table_stops_the_publish(tmp_path, monkeypatch):
-    settings = write_config(tmp_path)
+    settings = write_config(tmp_path).for_tenant("contoso")
     previous = build.open_build(settings, "previous")
     build.publish(settings, previous, DAY)
     before = hashlib.sha256(settings.warehouse_path.read_bytes()).hexdigest()
@@ -96,11 +96,11 @@ def test_a_failing_error_check_on_a_model_table_stops_the_publish(tmp_path, monk
     job = build_defs(settings).resolve_job_def("warehouse_build")
     with dg.DagsterInstance.ephemeral() as instance:
         result = job.execute_in_process(instance=instance, tags={"hunthouse/as_of": DAY.isoformat()},
-                                        raise_on_error=False)
+                                        partition_key="contoso", raise_on_error=False)
 
     assert not result.success
     executed = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
     assert "firewall_quality" in executed and "warehouse" not in executed
     assert hashlib.sha256(settings.warehouse_path.read_bytes()).hexdigest() == before
-    checks = load_latest(settings.home)["checks"]
+    checks = load_latest(settings.quality_dir)["checks"]
     assert checks["fw_daily"]["errors"] and not checks["device_events"]["errors"]

@@ -36,7 +36,8 @@ def _publish_staging_only(settings) -> None:
 def _run_warehouse(settings):
     job = build_defs(settings).resolve_job_def("warehouse_build")
     with dg.DagsterInstance.ephemeral() as instance:
-        return job.execute_in_process(instance=instance, tags={"hunthouse/as_of": DAY.isoformat()}, raise_on_error=False)
+        return job.execute_in_process(instance=instance, tags={"hunthouse/as_of": DAY.isoformat()},
+                                        partition_key="contoso", raise_on_error=False)
 
 
 def _check_evaluations(result) -> dict[str, tuple[bool, str]]:
@@ -49,7 +50,7 @@ def _check_evaluations(result) -> dict[str, tuple[bool, str]]:
 
 
 def test_error_check_blocks_models_and_publish_and_keeps_the_warehouse_byte_for_byte(tmp_path):
-    settings = write_config(tmp_path)
+    settings = write_config(tmp_path).for_tenant("contoso")
     good = [event(i) for i in range(5)]
     extract_partition(settings, "contoso", "device_events", DAY, source=FakeSource({"device_events": table(good)}))
     _publish_staging_only(settings)
@@ -70,7 +71,7 @@ def test_error_check_blocks_models_and_publish_and_keeps_the_warehouse_byte_for_
 
 
 def test_passing_checks_publish_with_their_results_and_a_footer(tmp_path):
-    settings = write_config(tmp_path)
+    settings = write_config(tmp_path).for_tenant("contoso")
     extract_partition(settings, "contoso", "device_events", DAY, source=FakeSource({"device_events": table([event(i) for i in range(5)])}))
     path = build.open_build(settings, "run-ok")
     with duckdb.connect(str(path)) as con:
@@ -85,7 +86,7 @@ def test_passing_checks_publish_with_their_results_and_a_footer(tmp_path):
 
 
 def test_duplicate_keys_in_staging_fail_uniqueness_even_across_chunks(tmp_path):
-    settings = write_config(tmp_path)
+    settings = write_config(tmp_path).for_tenant("contoso")
     extract_partition(settings, "contoso", "device_events", DAY, source=FakeSource({"device_events": table([event(i) for i in range(40)])}))
     path = build.open_build(settings, "dupes")
     with duckdb.connect(str(path)) as con:

@@ -36,7 +36,7 @@ def _failed(outcomes) -> set[str]:
 
 
 def test_fw_daily_check_validates_only_the_changed_days(tmp_path):
-    settings = write_config(tmp_path)
+    settings = write_config(tmp_path).for_tenant("contoso")
     for offset in (0, 1):
         _extract_day(settings, offset)
     path, con, _ = _build_firewall(settings, "first", DAY + timedelta(days=1))
@@ -71,7 +71,7 @@ def test_fw_daily_check_validates_only_the_changed_days(tmp_path):
 def test_alert_checks_cover_every_row_of_the_alerts_a_run_touched_and_only_those(tmp_path):
     from tests.quality_fixtures import alert
 
-    settings = write_config(tmp_path)
+    settings = write_config(tmp_path).for_tenant("contoso")
     for offset, ids in ((0, range(0, 4)), (1, range(4, 8))):
         rows = [alert(i, TimeGenerated=T0 + timedelta(days=offset, minutes=i)) for i in ids]
         extract_partition(settings, "contoso", "security_alert", DAY + timedelta(days=offset),

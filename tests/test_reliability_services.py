@@ -20,6 +20,8 @@ from tests.fakes.dataset import DAY
 from tests.fakes.fixtures import SECRET, Sleeps
 from tests.test_connector_end_to_end import write_config
 
+SHARDS = ("contoso-sentinel.duckdb", "contoso-defender.duckdb")
+
 pytest_plugins = ["tests.fakes.fixtures"]  # the `fake_service` fixture
 pytestmark = pytest.mark.xdist_group("reliability")
 FAULT_RATE = 0.3
@@ -85,12 +87,15 @@ def test_random_faults_on_a_fifth_of_calls_converge_to_the_fault_free_warehouse(
     kinds = {kind for _, kind in runs["injected"]}
     assert len(runs["injected"]) >= 0.2 * runs["data_requests"], (len(runs["injected"]), runs["data_requests"])
     assert {"429", "reset", "partial"} <= kinds and kinds & {"500", "503"}, runs["injected"]
-    clean = fingerprint(clean_home / "warehouse.duckdb", ignore=EFFORT_COLUMNS)
-    faulty = fingerprint(faulty_home / "warehouse.duckdb", ignore=EFFORT_COLUMNS)
-    assert faulty == clean
-    assert clean["device_events"][0] > 0 and clean["alerts"][0] > 0
-    with duckdb.connect(str(faulty_home / "warehouse.duckdb"), read_only=True) as con:
-        retries, splits = con.execute("select sum(retries), sum(splits) from load_log").fetchone()
+    retries = splits = 0
+    for shard in SHARDS:
+        clean = fingerprint(clean_home / "warehouse" / shard, ignore=EFFORT_COLUMNS)
+        faulty = fingerprint(faulty_home / "warehouse" / shard, ignore=EFFORT_COLUMNS)
+        assert faulty == clean, shard
+        assert clean["device_events"][0] > 0 and clean["alerts"][0] > 0
+        with duckdb.connect(str(faulty_home / "warehouse" / shard), read_only=True) as con:
+            r, s = con.execute("select sum(retries), sum(splits) from load_log").fetchone()
+        retries, splits = retries + r, splits + s
     assert retries > 0 and splits > 0  # the faults really went through the retry and split paths
 
 
@@ -118,12 +123,13 @@ def test_debug_logs_and_the_dagster_event_log_hold_no_secret_or_token(runs):
 
 def test_warehouse_and_reports_hold_no_secret_or_token(runs):
     _, home = runs["faulty"]
-    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
-        tables = [r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()]
-        for table in tables:
-            for needle in _secrets(runs):
-                hits = con.execute(f'select count(*) from "{table}" t where contains(t::VARCHAR, ?)', [needle]).fetchone()[0]  # noqa: S608
-                assert hits == 0, (table, needle[:12])
+    for shard in SHARDS:
+        with duckdb.connect(str(home / "warehouse" / shard), read_only=True) as con:
+            tables = [r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()]
+            for table in tables:
+                for needle in _secrets(runs):
+                    hits = con.execute(f'select count(*) from "{table}" t where contains(t::VARCHAR, ?)', [needle]).fetchone()[0]  # noqa: S608
+                    assert hits == 0, (shard, table, needle[:12])
     files = [p for p in (home / "reports").rglob("*") if p.is_file()]
     assert files
     for path in files:

@@ -17,8 +17,8 @@ from tests.conftest import write_config
 
 @pytest.fixture()
 def published(tmp_path):
-    settings = write_config(tmp_path)
-    settings.home.mkdir(parents=True)
+    settings = write_config(tmp_path).for_tenant("contoso")
+    settings.warehouse_dir.mkdir(parents=True)
     with duckdb.connect(str(settings.warehouse_path)) as con:
         con.execute("create table incidents as select 1 as incident_number")
     return tmp_path / "hunthouse.toml", settings

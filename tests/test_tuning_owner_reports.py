@@ -39,7 +39,7 @@ def published(tmp_path_factory):
 
 def test_each_owner_gets_html_csv_json_and_watchlist_inside_the_reports_folder(published):
     cfg, _, paths = published
-    out = cfg.reports_dir / "2026-10-26" / "owners"
+    out = cfg.reports_dir / "2026-10-26" / "owners" / cfg.shard_name
     assert {p.parent for p in paths} == {out}
     stem = safe_file_stem("../Blue Team")
     assert "/" not in stem and not stem.startswith(".")

@@ -110,7 +110,7 @@ def restore(snapshot: Path, home: Path) -> None:
 
 
 def build_dir_names(settings) -> list[str]:
-    return sorted(p.name for p in (settings.home / "build").iterdir())
+    return sorted(p.name for p in settings.build_dir.iterdir())
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +118,7 @@ def world(tmp_path_factory):
     """A home after two publishes (so a standby exists) with night N2's partitions landed, saved,
     and the copy-built reference fingerprints of N1 (published), N2 and N3."""
     root = tmp_path_factory.mktemp("standby")
-    settings = tiny_config(root, tenants=TENANTS, scale=0.02)
+    settings = tiny_config(root, tenants=TENANTS, scale=0.02).for_tenant("contoso")  # one shard
     land(settings, N1 - timedelta(days=1))
     assert night_build(settings, N1 - timedelta(days=1), "base").source == "copy"  # nothing published yet
     land(settings, N1)
@@ -168,7 +168,7 @@ def copy_then_standby(settings, night: date, saved: Path) -> None:
     restore(saved, settings.home)
     assert night_build(settings, night, f"night-{night}").source == "standby"
     assert table_hashes(settings.warehouse_path, RUN_TIMES) == from_copy, night
-    assert log_rows_missing(saved / "warehouse.duckdb", settings.warehouse_path) == {"load_log": 0, "publish_log": 0}
+    assert log_rows_missing(saved / "warehouse" / "contoso.duckdb", settings.warehouse_path) == {"load_log": 0, "publish_log": 0}
     assert build_dir_names(settings) == [build.STANDBY]
 
 
@@ -220,12 +220,12 @@ def test_publish_keeps_the_replaced_generation_as_standby_without_wal(home):
     standby = build.standby_path(home)
     assert standby.stat().st_ino == published_inode  # the same file the old readers hold: no copy
     assert not start.path.exists()
-    assert sorted(p.name for p in home.home.glob("*.wal")) == []
+    assert sorted(p.name for p in home.warehouse_dir.glob("*.wal")) == []
     assert build_dir_names(home) == [build.STANDBY]
 
 
 def test_discard_stale_builds_keeps_the_standby_and_this_runs_wal(home):
-    folder = home.home / "build"
+    folder = home.build_dir
     for name in ("old-run.duckdb", "old-run.duckdb.wal", "x.copying", "standby.duckdb.tmp", "standby.duckdb.wal",
                  "mine.duckdb", "mine.duckdb.wal"):
         (folder / name).write_bytes(b"")
@@ -257,7 +257,7 @@ def test_a_wal_left_beside_the_standby_means_copy(home, tmp_path):
 
 
 def test_a_stale_wal_of_a_discarded_build_file_is_never_replayed_onto_a_new_one(home, tmp_path):
-    shutil.copyfile(_foreign_wal(tmp_path), home.home / "build" / "n2.duckdb.wal")
+    shutil.copyfile(_foreign_wal(tmp_path), home.build_dir / "n2.duckdb.wal")
     start = build.start_build(home, "n2")
     assert start.source == "standby"
     assert table_hashes(start.path) == table_hashes(home.warehouse_path)
@@ -427,7 +427,7 @@ def test_dagster_nights_build_from_the_standby_pass_their_checks_and_equal_a_cop
     ignore = {**RUN_TIMES, "load_log": {"loaded_at", "written_at", "file", "duration_s"},
               "publish_log": {"published_at", "build_file"}, "quality_results": {"checked_at", "run_id"}}
     from_standby = table_hashes(settings.warehouse_path, ignore)
-    assert log_rows_missing(before / "warehouse.duckdb", settings.warehouse_path) == {
+    assert log_rows_missing(before / "warehouse" / "contoso.duckdb", settings.warehouse_path) == {
         "load_log": 0, "publish_log": 0, "quality_results": 0}
     with connect_readonly(settings.warehouse_path) as con:
         runs = con.execute("SELECT count(DISTINCT run_id) FROM quality_results").fetchone()[0]

@@ -1,5 +1,7 @@
 """Data quality gate: one Great Expectations asset check per asset (suites in quality/).
 
+- Warehouse checks run in a tenant's warehouse run (partition key = tenant) and read that tenant's
+  build file and published shard only.
 - Raw extract assets: a partitioned check (`@asset_check(partitions_def=...)`). With
   BackfillPolicy.single_run one run may cover a key range; the check then validates every key of
   the run (`partition_keys`) and reports one result listing the partitions that failed. It leaves
@@ -31,6 +33,7 @@ from pipelines.dagster_defs.warehouse_assets import (
     TUNING_TABLES,
     as_of,
     run_key,
+    shard_settings,
 )
 from pipelines.sources.schemas import RAW_TABLES
 from pipelines.warehouse import build
@@ -95,7 +98,7 @@ def _record(settings, context, asset: str, outcomes: list[Outcome]) -> None:
     quality_results, is discarded, but `hunthouse status` must still show what blocked it."""
     run = context.op_execution_context
     build_file = build.build_path(settings, run_key(run)).name
-    latest_run.record_check(settings.home, run.run_id, build_file, as_of(run), asset, outcomes)
+    latest_run.record_check(settings.quality_dir, run.run_id, build_file, as_of(run), asset, outcomes)
 
 
 def _table_checks(group: str, assets: list[str]) -> dg.AssetChecksDefinition:
@@ -116,8 +119,8 @@ def _table_checks(group: str, assets: list[str]) -> dg.AssetChecksDefinition:
         description=f"Quality gate of the {group} tables in this run's build file.",
     )
     def _check(context, hunthouse: HunthouseSettings):
-        settings = hunthouse.load()
         run = context.op_execution_context
+        settings = shard_settings(run, hunthouse)
         path = build.build_path(settings, run_key(run))
         if not path.exists():
             raise dg.Failure(f"build file {path.name} is missing")
@@ -164,7 +167,7 @@ def _materialized_rows(context) -> dict[str, int | None]:
                 "with the row counts the run recorded (quality/artifacts.py).",
 )
 def warehouse_check(context, hunthouse: HunthouseSettings) -> dg.AssetCheckResult:
-    settings = hunthouse.load()
+    settings = shard_settings(context.op_execution_context, hunthouse)
     build_file = build.build_path(settings, run_key(context.op_execution_context)).name
     outcomes = artifacts.check_published(settings.warehouse_path, build_file, _materialized_rows(context))
     _record(settings, context, "warehouse", outcomes)
@@ -195,11 +198,12 @@ def _owners(settings) -> list[str]:
     description="Every expected report file exists, is non-empty and carries no script.",
 )
 def reports_check(context, hunthouse: HunthouseSettings):
-    settings = hunthouse.load()
+    settings = shard_settings(context.op_execution_context, hunthouse)
     day = settings.reports_dir / as_of(context.op_execution_context).isoformat()
+    tenant = settings.shard_name
     expected = {
-        "firewall_report": (day / "firewall", [f"{t.name}.html" for t in settings.tenants]),
-        "owner_reports": (day / "owners", artifacts.expected_owner_files(_owners(settings))),
+        "firewall_report": (day / "firewall", [f"{tenant}.html"]),
+        "owner_reports": (day / "owners" / tenant, artifacts.expected_owner_files(_owners(settings))),
     }
     for asset, (directory, names) in expected.items():
         outcomes = artifacts.check_report_files(asset, directory, names, partition=day.name)

@@ -9,6 +9,7 @@ import dagster as dg
 from pipelines.dagster_defs.partitions import split_key
 from pipelines.dagster_defs.resources import HunthouseSettings
 from pipelines.extract import extract_partition
+from pipelines.sources.errors import AccessDenied
 from pipelines.sources.schemas import RAW_TABLES
 
 # Only the simulator reads it: rows ingested after this instant are not there yet (tests of late rows).
@@ -43,7 +44,10 @@ def _extract_asset(table: str, partitions_def: dg.PartitionsDefinition) -> dg.As
         manifests = []
         for i, key in enumerate(keys, 1):
             tenant, day = split_key(key)
-            manifests.append(extract_partition(settings, tenant, table, day, as_of=as_of))
+            try:
+                manifests.append(extract_partition(settings, tenant, table, day, as_of=as_of))
+            except AccessDenied as exc:  # a missing permission does not come back by retrying
+                raise dg.Failure(f"{table} {tenant} {day}: {exc}", allow_retries=False) from None
             if len(keys) > 1 and (i % 20 == 0 or i == len(keys)):
                 context.log.info(f"{table}: {i}/{len(keys)} partitions extracted")
         return dg.MaterializeResult(metadata=_metadata(manifests))

@@ -1,4 +1,4 @@
-"""Tenant × day partitions of the extract assets."""
+"""Tenant × day partitions of the extract assets; tenant partitions of the warehouse (one shard each)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,10 @@ def tenant_day_partitions(settings: Settings) -> dg.MultiPartitionsDefinition:
             "tenant": dg.StaticPartitionsDefinition([t.name for t in settings.tenants]),
         }
     )
+
+
+def tenant_partitions(settings: Settings) -> dg.StaticPartitionsDefinition:
+    return dg.StaticPartitionsDefinition([t.name for t in settings.tenants])
 
 
 def partition_key(tenant: str, day: date) -> dg.MultiPartitionKey:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from pipelines.dagster_defs.resources import HunthouseSettings
-from pipelines.dagster_defs.warehouse_assets import as_of
+from pipelines.dagster_defs.warehouse_assets import as_of, shard_settings
 from pipelines.reports.firewall import write_firewall_reports
 from pipelines.reports.owners import write_owner_reports
 from pipelines.warehouse.readonly import connect_readonly
@@ -13,7 +13,7 @@ from pipelines.warehouse.readonly import connect_readonly
 
 def _write(context, hunthouse: HunthouseSettings, writer) -> dg.MaterializeResult:
     """Run one report writer on a read-only connection to the published warehouse."""
-    settings = hunthouse.load()
+    settings = shard_settings(context, hunthouse)
     with connect_readonly(settings.warehouse_path) as con:
         paths = writer(con, settings, as_of(context))
     return dg.MaterializeResult(
@@ -21,23 +21,29 @@ def _write(context, hunthouse: HunthouseSettings, writer) -> dg.MaterializeResul
     )
 
 
-@dg.asset(
-    deps=["warehouse"],
-    group_name="reports",
-    kinds={"html"},
-    owners=["team:hunthouse"],
-    description="Per-tenant firewall hardening report (self-contained HTML) for the run's day.",
-)
-def firewall_report(context, hunthouse: HunthouseSettings) -> dg.MaterializeResult:
-    return _write(context, hunthouse, write_firewall_reports)
+def report_assets(parts: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    """The tenant's firewall report and its rule owners' reports, partitioned by tenant."""
 
+    @dg.asset(
+        deps=["warehouse"],
+        group_name="reports",
+        kinds={"html"},
+        owners=["team:hunthouse"],
+        partitions_def=parts,
+        description="The tenant's firewall hardening report (self-contained HTML) for the run's day.",
+    )
+    def firewall_report(context, hunthouse: HunthouseSettings) -> dg.MaterializeResult:
+        return _write(context, hunthouse, write_firewall_reports)
 
-@dg.asset(
-    deps=["warehouse"],
-    group_name="reports",
-    kinds={"html", "csv"},
-    owners=["team:hunthouse"],
-    description="Per-owner analytic rule tuning reports (HTML, CSV, JSON, watchlist CSV) for the run's day.",
-)
-def owner_reports(context, hunthouse: HunthouseSettings) -> dg.MaterializeResult:
-    return _write(context, hunthouse, write_owner_reports)
+    @dg.asset(
+        deps=["warehouse"],
+        group_name="reports",
+        kinds={"html", "csv"},
+        owners=["team:hunthouse"],
+        partitions_def=parts,
+        description="The tenant's rule-owner tuning reports (HTML, CSV, JSON, watchlist CSV) for the run's day.",
+    )
+    def owner_reports(context, hunthouse: HunthouseSettings) -> dg.MaterializeResult:
+        return _write(context, hunthouse, write_owner_reports)
+
+    return [firewall_report, owner_reports]

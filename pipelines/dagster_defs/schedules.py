@@ -1,5 +1,6 @@
-"""The nightly schedule (extracts for yesterday plus the lookback) and the sensor that builds the
-warehouse once every extract of that night has succeeded.
+"""The nightly schedule (extracts for yesterday plus the lookback) and the sensor that builds each
+tenant's shard once every extract of that tenant's night has succeeded; a tenant whose extracts
+failed keeps its last good shard while the others publish.
 
 `hunthouse run` executes the same plan (pipelines.plan) through the same jobs, in-process.
 """
@@ -16,6 +17,7 @@ from pipelines.dagster_defs.warehouse_assets import AS_OF_TAG
 from pipelines.plan import nightly_days, partitions
 
 NIGHT_TAG = "hunthouse/night"
+TENANT_TAG = "hunthouse/tenant"
 
 
 def nightly_schedule(settings: Settings, extract_job) -> dg.ScheduleDefinition:
@@ -32,7 +34,7 @@ def nightly_schedule(settings: Settings, extract_job) -> dg.ScheduleDefinition:
             yield dg.RunRequest(
                 run_key=f"{night}:{tenant}:{day}",
                 partition_key=partition_key(tenant, day),
-                tags={NIGHT_TAG: night.isoformat()},
+                tags={NIGHT_TAG: night.isoformat(), TENANT_TAG: tenant},
             )
 
     return _nightly
@@ -44,23 +46,31 @@ def warehouse_after_extracts(settings: Settings, warehouse_job) -> dg.SensorDefi
         job=warehouse_job,
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Builds and publishes the warehouse when all of a night's extract runs succeeded.",
+        description="Builds and publishes a tenant's shard when all of that tenant's extract runs of a night succeeded.",
     )
     def _sensor(context: dg.SensorEvaluationContext):
-        runs = context.instance.get_runs(filters=dg.RunsFilter(job_name="extract"), limit=500)
+        runs = context.instance.get_runs(filters=dg.RunsFilter(job_name="extract"), limit=2000)
         nights = sorted({r.tags[NIGHT_TAG] for r in runs if NIGHT_TAG in r.tags})
         if not nights:
             return dg.SkipReason("no nightly extract runs yet")
         latest = nights[-1]
-        night_runs = [r for r in runs if r.tags.get(NIGHT_TAG) == latest]
-        expected = len(partitions(settings, nightly_days(settings, date.fromisoformat(latest))))
-        done = [r for r in night_runs if r.status == dg.DagsterRunStatus.SUCCESS]
-        failed = [r for r in night_runs if r.status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)]
-        if failed:
-            return dg.SkipReason(f"night {latest}: {len(failed)} extract runs failed; the published warehouse stays as it is")
-        if len(done) < expected:
-            return dg.SkipReason(f"night {latest}: {len(done)}/{expected} extract runs done")
-        return dg.RunRequest(run_key=f"warehouse:{latest}", tags={AS_OF_TAG: latest, NIGHT_TAG: latest})
+        expected = len(nightly_days(settings, date.fromisoformat(latest)))
+        requests, waiting = [], []
+        for tenant in (t.name for t in settings.tenants):
+            mine = [r for r in runs if r.tags.get(NIGHT_TAG) == latest and r.tags.get(TENANT_TAG) == tenant]
+            done = [r for r in mine if r.status == dg.DagsterRunStatus.SUCCESS]
+            failed = [r for r in mine if r.status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)]
+            if failed:
+                waiting.append(f"{tenant}: {len(failed)} extract runs failed, its shard stays as published")
+            elif len(done) < expected:
+                waiting.append(f"{tenant}: {len(done)}/{expected} extract runs done")
+            else:
+                requests.append(dg.RunRequest(
+                    run_key=f"warehouse:{latest}:{tenant}", partition_key=tenant,
+                    tags={AS_OF_TAG: latest, NIGHT_TAG: latest, TENANT_TAG: tenant},
+                ))
+        if not requests:
+            return dg.SkipReason(f"night {latest}: " + "; ".join(waiting))
+        return requests
 
     return _sensor
-

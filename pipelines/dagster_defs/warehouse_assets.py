@@ -1,8 +1,9 @@
 """Warehouse assets: staging, firewall and tuning models, the atomic publish, and the reports.
 
-All of them work on this run's build file (`<home>/build/<root run id>.duckdb`) in pool
-"duckdb_writer"; nothing touches the published warehouse until `warehouse` renames the build file
-over it. `staging` starts the build file from the standby generation when it can (metadata
+Partitioned by tenant: each run builds one tenant's shard (`<home>/warehouse/<tenant>.duckdb`), so
+one tenant's failure never stops another's publish. All of them work on this run's build file
+(`<home>/build/<tenant>/<root run id>.duckdb`) in pool "duckdb_writer"; nothing touches the
+published shard until `warehouse` renames the build file over it. `staging` starts the build file from the standby generation when it can (metadata
 `build_from`: standby | copy | resume; pipelines/warehouse/build.py). Each body is thin: it calls pipelines.warehouse and the model groups, and records metadata.
 """
 
@@ -13,6 +14,7 @@ from datetime import date
 import dagster as dg
 
 from models.runner import ModelContext, table_counts
+from pipelines.config import Settings
 from pipelines.dagster_defs.resources import HunthouseSettings
 from pipelines.plan import yesterday
 from pipelines.sources.schemas import RAW_TABLES
@@ -20,6 +22,7 @@ from pipelines.warehouse import build
 from pipelines.warehouse.connect import open_writer
 
 AS_OF_TAG = "hunthouse/as_of"
+PARTITION_TAG = "dagster/partition"
 STAGING_TABLES = {
     "device_events": "One row per firewall DeviceEvents event (tenant × device × time × ReportId × ActionType).",
     "alerts": "Latest row per SecurityAlert, with the analytic rule id and name parsed from ExtendedProperties.",
@@ -51,56 +54,79 @@ TUNING_TABLES = {
 WRITER = {"pool": "duckdb_writer", "owners": ["team:hunthouse"]}
 
 
-def as_of(context: dg.AssetExecutionContext) -> date:
+def as_of(context) -> date:
     tag = context.run.tags.get(AS_OF_TAG)
     return date.fromisoformat(tag) if tag else yesterday()
 
 
-def run_key(context: dg.AssetExecutionContext) -> str:
+def run_key(context) -> str:
     return context.run.root_run_id or context.run.run_id
 
 
-def _specs(tables: dict[str, str], group: str, deps: list[str], kinds: set[str]) -> list[dg.AssetSpec]:
+def tenant_of(context) -> str:
+    """The tenant (partition key) of this warehouse run; checks read it from the run's tags."""
+    key = context.run.tags.get(PARTITION_TAG)
+    if not key:
+        raise dg.Failure("a warehouse run builds one tenant's shard: launch it with a tenant partition key")
+    return key
+
+
+def shard_settings(context, hunthouse: HunthouseSettings) -> Settings:
+    return hunthouse.load().for_tenant(tenant_of(context))
+
+
+def _specs(tables: dict[str, str], group: str, deps: list, kinds: set[str], parts) -> list[dg.AssetSpec]:
     return [
-        dg.AssetSpec(name, description=desc, group_name=group, deps=deps, kinds=kinds, owners=WRITER["owners"])
+        dg.AssetSpec(name, description=desc, group_name=group, deps=deps, kinds=kinds, owners=WRITER["owners"],
+                     partitions_def=parts)
         for name, desc in tables.items()
     ]
 
 
-@dg.multi_asset(
-    specs=_specs(STAGING_TABLES, "staging", [f"raw_{t}" for t in RAW_TABLES], {"duckdb", "sql"}),
-    pool=WRITER["pool"],
-    description="Loads changed lake partitions into the staging tables of this run's build file.",
-)
-def staging(context, hunthouse: HunthouseSettings):
-    settings = hunthouse.load()
-    path = build.build_path(settings, run_key(context))
-    build.discard_stale_builds(settings, keep=path)
-    # "standby" (the previous generation caught up), "copy" (of the published file) or "resume"
-    start = build.start_build(settings, run_key(context), progress=context.log.info)
-    with open_writer(start.path, settings) as con:
-        changed = build.sync_lake(con, settings, progress=context.log.info)
-        counts = table_counts(con, list(STAGING_TABLES))
-    context.log.info(f"{len(changed)} lake partitions changed since the last publish")
-    for name in STAGING_TABLES:
-        yield dg.MaterializeResult(
-            asset_key=name,
-            metadata={
-                "dagster/row_count": counts[name], "changed_partitions": len(changed),
-                "build_from": start.source, "build_from_reason": start.reason,
-            },
-        )
+def _raw_deps() -> list[dg.AssetDep]:
+    """A tenant's shard reads every day of that tenant's raw partitions."""
+    by_tenant = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="tenant")
+    return [dg.AssetDep(f"raw_{t}", partition_mapping=by_tenant) for t in RAW_TABLES]
 
 
-def _model_asset(group: str, tables: dict[str, str], deps: list[str], summary):
+def _staging_asset(parts) -> dg.AssetsDefinition:
+    @dg.multi_asset(
+        specs=_specs(STAGING_TABLES, "staging", _raw_deps(), {"duckdb", "sql"}, parts),
+        pool=WRITER["pool"],
+        name="staging",
+        description="Loads the tenant's changed lake partitions into the staging tables of this run's build file.",
+    )
+    def staging(context, hunthouse: HunthouseSettings):
+        settings = shard_settings(context, hunthouse)
+        path = build.build_path(settings, run_key(context))
+        build.discard_stale_builds(settings, keep=path)
+        # "standby" (the previous generation caught up), "copy" (of the published file) or "resume"
+        start = build.start_build(settings, run_key(context), progress=context.log.info)
+        with open_writer(start.path, settings) as con:
+            changed = build.sync_lake(con, settings, progress=context.log.info)
+            counts = table_counts(con, list(STAGING_TABLES))
+        context.log.info(f"{len(changed)} lake partitions changed since the last publish")
+        for name in STAGING_TABLES:
+            yield dg.MaterializeResult(
+                asset_key=name,
+                metadata={
+                    "dagster/row_count": counts[name], "changed_partitions": len(changed),
+                    "build_from": start.source, "build_from_reason": start.reason,
+                },
+            )
+
+    return staging
+
+
+def _model_asset(group: str, tables: dict[str, str], deps: list[str], summary, parts):
     @dg.multi_asset(
         name=f"{group}_models",
-        specs=_specs(tables, group, deps, {"duckdb", "sql"}),
+        specs=_specs(tables, group, deps, {"duckdb", "sql"}, parts),
         pool=WRITER["pool"],
         description=f"Builds the {group} models in this run's build file, incrementally where the model allows.",
     )
     def _models(context, hunthouse: HunthouseSettings):
-        settings = hunthouse.load()
+        settings = shard_settings(context, hunthouse)
         path = build.build_path(settings, run_key(context))
         if not path.exists():
             raise dg.Failure(f"build file {path.name} is missing: run the staging step of this run first")
@@ -130,26 +156,37 @@ def _tuning_summary(con, ctx: ModelContext) -> dict:
     return {"rule_noise": {"noise_ranking": dg.MetadataValue.md("\n\n".join(parts))}}
 
 
-firewall_models = _model_asset("firewall", FIREWALL_TABLES, ["device_events"], _firewall_summary)
-tuning_models = _model_asset(
-    "tuning", TUNING_TABLES, ["alerts", "alert_entities", "incidents", "incident_alerts"], _tuning_summary
-)
-
-
-@dg.asset(
-    deps=list(FIREWALL_TABLES) + list(TUNING_TABLES) + list(STAGING_TABLES),
-    group_name="publish",
-    kinds={"duckdb"},
-    pool=WRITER["pool"],
-    owners=WRITER["owners"],
-    description="The published warehouse: this run's build file, checkpointed and atomically renamed over warehouse.duckdb.",
-)
-def warehouse(context, hunthouse: HunthouseSettings) -> dg.MaterializeResult:
-    settings = hunthouse.load()
-    path = build.build_path(settings, run_key(context))
-    if not path.exists():
-        raise dg.Failure(f"build file {path.name} is missing: nothing to publish")
-    target = build.publish(settings, path, as_of(context))
-    return dg.MaterializeResult(
-        metadata={"path": dg.MetadataValue.path(str(target)), "bytes": target.stat().st_size, "as_of": str(as_of(context))}
+def _publish_asset(parts) -> dg.AssetsDefinition:
+    @dg.asset(
+        deps=list(FIREWALL_TABLES) + list(TUNING_TABLES) + list(STAGING_TABLES),
+        group_name="publish",
+        kinds={"duckdb"},
+        pool=WRITER["pool"],
+        owners=WRITER["owners"],
+        partitions_def=parts,
+        description="The tenant's published shard: this run's build file, checkpointed and atomically renamed "
+                    "over warehouse/<tenant>.duckdb.",
     )
+    def warehouse(context, hunthouse: HunthouseSettings) -> dg.MaterializeResult:
+        settings = shard_settings(context, hunthouse)
+        path = build.build_path(settings, run_key(context))
+        if not path.exists():
+            raise dg.Failure(f"build file {path.name} is missing: nothing to publish")
+        target = build.publish(settings, path, as_of(context))
+        return dg.MaterializeResult(
+            metadata={"path": dg.MetadataValue.path(str(target)), "bytes": target.stat().st_size,
+                      "as_of": str(as_of(context))}
+        )
+
+    return warehouse
+
+
+def warehouse_assets(parts: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    """Staging, the model groups and the publish of one tenant's shard, partitioned by tenant."""
+    return [
+        _staging_asset(parts),
+        _model_asset("firewall", FIREWALL_TABLES, ["device_events"], _firewall_summary, parts),
+        _model_asset("tuning", TUNING_TABLES, ["alerts", "alert_entities", "incidents", "incident_alerts"],
+                     _tuning_summary, parts),
+        _publish_asset(parts),
+    ]

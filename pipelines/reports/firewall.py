@@ -138,7 +138,7 @@ def _findings_section(con, params: dict[str, object]) -> str:
     return section(f"Findings ({len(rows)})", overview, *details)
 
 
-def render_firewall_report(con: duckdb.DuckDBPyConnection, tenant: str, as_of: date) -> str:
+def render_firewall_report(con: duckdb.DuckDBPyConnection, tenant: str, as_of: date, banner: str = "") -> str:
     start = as_of - timedelta(days=REPORT_DAYS - 1)
     params = {"tenant": tenant, "start": start, "end": as_of, "as_of": as_of}
     days = [start + timedelta(days=i) for i in range(REPORT_DAYS)]
@@ -154,15 +154,18 @@ def render_firewall_report(con: duckdb.DuckDBPyConnection, tenant: str, as_of: d
          _deviation_section(con, {"tenant": tenant, "as_of": as_of}), *_traffic_sections(con, params, days)],
         footer=esc("Hunthouse · numbers come from fw_daily, fw_remote_daily, fw_baseline and fw_findings; "
                    "every finding's hunting query returns its evidence rows."),
+        banner=banner,
     )
 
 
-def write_firewall_reports(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> list[Path]:
-    """Write <reports_dir>/<as_of>/firewall/<tenant>.html for every configured tenant."""
-    out_dir = settings.reports_dir / as_of.isoformat() / "firewall"
+def write_firewall_reports(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
+                           night: date | None = None, banner: str = "") -> list[Path]:
+    """Write <reports_dir>/<night>/firewall/<tenant>.html for every configured tenant, from the data
+    as of `as_of` (the night itself, unless the tenant's shard is stale: then its last good day)."""
+    out_dir = settings.reports_dir / (night or as_of).isoformat() / "firewall"
     written = []
     for tenant in (t.name for t in settings.tenants):  # names validated by config: safe as file names
         path = out_dir / f"{tenant}.html"
-        write_atomic(path, render_firewall_report(con, tenant, as_of))
+        write_atomic(path, render_firewall_report(con, tenant, as_of, banner))
         written.append(path)
     return written

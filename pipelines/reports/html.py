@@ -23,6 +23,7 @@ pre{padding:8px;white-space:pre-wrap;word-break:break-all;margin:4px 0}
 .sev-high{color:#b42318;font-weight:600}.sev-medium{color:#b54708;font-weight:600}.sev-low{color:#475467}
 .muted{color:#667085}.kpi{display:inline-block;margin:0 28px 6px 0}.kpi b{display:block;font-size:22px}
 footer{color:#667085;font-size:12px;padding:0 28px 24px}
+.banner{background:#fef3f2;border:1px solid #fda29b;color:#912018;border-radius:6px;padding:10px 14px;margin:16px 0;font-weight:600}
 """
 
 
@@ -38,8 +39,9 @@ def esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def page(title: str, subtitle: str, sections: Iterable[str], footer: str = "") -> str:
-    body = "\n".join(sections)
+def page(title: str, subtitle: str, sections: Iterable[str], footer: str = "", banner: str = "") -> str:
+    """`banner` (plain text, escaped here) is shown above everything: e.g. that the data is stale."""
+    body = (f'<div class="banner">{esc(banner)}</div>' if banner else "") + "\n".join(sections)
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         '<meta name=viewport content="width=device-width,initial-scale=1">'

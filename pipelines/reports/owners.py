@@ -1,5 +1,5 @@
 """Rule-owner reports: per owner, an offline HTML page, CSV + JSON of the recommendations and a
-Sentinel watchlist CSV of the exclusions, all under `<reports_dir>/<as_of>/owners/`.
+Sentinel watchlist CSV of the exclusions, all under `<reports_dir>/<as_of>/owners/<tenant>/`.
 
 Reads the published warehouse through a read-only connection; table names are fixed here and
 every value reaches SQL as a bound parameter. Owners come from `settings.owner_of` at report time,
@@ -77,8 +77,10 @@ def _exclusion_id(row: dict) -> tuple:
             row["entity_type_2"], row["entity_key_2"])
 
 
-def write_owner_reports(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> list[Path]:
-    """Write every owner's HTML, CSV, JSON and watchlist CSV; return the paths written."""
+def write_owner_reports(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
+                        night: date | None = None, banner: str = "") -> list[Path]:
+    """Write every owner's HTML, CSV, JSON and watchlist CSV of the data as of `as_of` under the
+    folder of `night` (default: as_of); return the paths written."""
     if not _has_table(con, "rule_noise"):
         return []
     data = _load(con)
@@ -91,7 +93,7 @@ def write_owner_reports(con: duckdb.DuckDBPyConnection, settings: Settings, as_o
     backtest = {(r["tenant"], r["rule_id"]): r for r in data["backtest"]}
     effects = {_exclusion_id(r): r for r in data["backtest_exclusions"]}
     daily = _index(data["daily"], "tenant", "rule_id")
-    out_dir = settings.reports_dir / as_of.isoformat() / "owners"
+    out_dir = settings.reports_dir / (night or as_of).isoformat() / "owners" / settings.shard_name
     written: list[Path] = []
     for owner in sorted(by_owner):
         rules = by_owner[owner]
@@ -101,7 +103,7 @@ def write_owner_reports(con: duckdb.DuckDBPyConnection, settings: Settings, as_o
             rec["backtest"] = effects.get(_exclusion_id(rec))
         stem = safe_file_stem(owner)
         html = render_owner_page(
-            owner, as_of, rules, recs, entities, backtest, daily, settings.backtest_days,
+            owner, as_of, rules, recs, entities, backtest, daily, settings.backtest_days, banner=banner,
         )
         written.append(write_atomic(out_dir / f"{stem}.html", html))
         written.append(write_atomic(

@@ -51,11 +51,11 @@ def build_path(settings: Settings, run_key: str) -> Path:
     safe = "".join(c for c in run_key if c.isalnum() or c in "-_")[:64] or "run"
     if f"{safe}.duckdb" == STANDBY:
         safe = f"run-{safe}"
-    return settings.home / "build" / f"{safe}.duckdb"
+    return settings.build_dir / f"{safe}.duckdb"
 
 
 def standby_path(settings: Settings) -> Path:
-    return settings.home / "build" / STANDBY
+    return settings.build_dir / STANDBY
 
 
 def _wal(path: Path) -> Path:
@@ -530,8 +530,8 @@ def discard_stale_builds(settings: Settings, keep: Path | None = None) -> None:
     kept = {STANDBY}
     if keep is not None:
         kept |= {keep.name, _wal(keep).name}
-    for leftover in (settings.home / "build").glob("*"):
-        if leftover.name not in kept:
+    for leftover in settings.build_dir.glob("*"):
+        if leftover.name not in kept and leftover.is_file():
             leftover.unlink(missing_ok=True)
 
 

@@ -85,6 +85,7 @@ class FakeMicrosoft:
         self.hunting_schema_keys = ("name", "type")
         self.hunting_extra_columns: dict[str, str] = {}
         self.omit_columns: set[str] = set()
+        self.hunting_omit_columns: set[str] = set()  # Graph only: one source kind loses a column
         self.extra_columns = {"TenantId": "string", "SourceSystem": "string", "MachineGroup": "string", "_BilledSize": "real"}
         self.fault_rate = 0.0
         self.fault_seed = 0
@@ -244,7 +245,8 @@ class FakeMicrosoft:
             rows = [r for r in rows if lo <= r["Timestamp"] < hi]
         if self.hunting_row_cap is not None:
             rows = rows[: self.hunting_row_cap]
-        fields = [f for f in RAW_TABLES["device_events"] if f.name != "TimeGenerated" and f.name not in self.omit_columns]
+        omitted = self.omit_columns | self.hunting_omit_columns
+        fields = [f for f in RAW_TABLES["device_events"] if f.name != "TimeGenerated" and f.name not in omitted]
         name_key, type_key = self.hunting_schema_keys
         schema = [{name_key: f.name, type_key: _dotnet_type(f.type)} for f in fields]
         schema += [{name_key: n, type_key: t} for n, t in self.hunting_extra_columns.items()]
