@@ -13,6 +13,8 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
+from pipelines.warehouse.connect import connect
+
 BASELINE_KEY = ["device_id", "direction", "action_type", "process", "service_port", "protocol", "remote_class"]
 BASELINE_FIGURES = ["window_days", "days_seen", "events", "median", "p95", "mad"]
 NOISE_FIGURES = ["alerts", "labelled_alerts", "true_positive_alerts", "benign_positive_alerts", "false_positive_alerts",
@@ -41,7 +43,7 @@ def _check(con: duckdb.DuckDBPyConnection, what: str, warehouse_sql: str, ref_fi
 
 
 def compare_all(warehouse: Path, out: Path, tenant: str) -> dict:
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = connect(warehouse, read_only=True)
     try:
         con.execute("SET VARIABLE bench_tenant = ?", [tenant])
         cols = ", ".join(BASELINE_KEY + BASELINE_FIGURES)

@@ -15,6 +15,7 @@ import pyarrow as pa
 from pipelines.config import Settings
 from pipelines.extract import day_window
 from pipelines.lake import list_manifests, partition_dir, read_manifest
+from pipelines.warehouse.connect import connect
 from quality.engine import Outcome, bucketed_chunks, quote_identifier, referenced_columns, validate_tables
 from quality.results import load_partition_results, save_partition_results
 from quality.suites.firewall import FIREWALL_SUITES
@@ -82,7 +83,7 @@ def check_raw_partition(settings: Settings, table: str, tenant: str, day: date, 
         required = REQUIRED_SOURCE_COLUMNS[table]
         frame = pa.table({c: pa.array([], pa.string()) for c in dict.fromkeys(source_columns)})
         outcomes += validate_tables(asset, label, f"{asset}_source", source_columns_suite(table, required), [frame])
-    with duckdb.connect() as con:
+    with connect() as con:
         chunks = bucketed_chunks(con, "SELECT * FROM read_parquet(?)", [manifest.file], RAW_KEYS[table])
         outcomes += validate_tables(asset, label, asset, RAW_SUITES[table], chunks, window_params(day))
     metrics = partition_metrics(settings, table, tenant, day, manifest.rows, manifest.quarantined)

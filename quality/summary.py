@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import duckdb
 
 
@@ -24,7 +26,7 @@ def footer_summary(con: duckdb.DuckDBPyConnection) -> str:
         """
     ).fetchall()[0]
     run_id, checked_at, total, errors, warnings, failed = row
-    when = checked_at.strftime("%Y-%m-%d %H:%M UTC") if checked_at else "?"
+    when = checked_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if checked_at else "?"
     text = f"Data quality (run {str(run_id)[:8]}, {when}): {total} checks, {errors} errors, {warnings} warnings"
     if failed:
         shown = "; ".join(failed[:5]) + (f"; and {len(failed) - 5} more" if len(failed) > 5 else "")

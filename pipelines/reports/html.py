@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2433;background:#f6f7f9}
@@ -27,13 +27,20 @@ footer{color:#667085;font-size:12px;padding:0 28px 24px}
 """
 
 
+def utc_minute(value: datetime) -> str:
+    """'2026-11-08 23:30 UTC' for an aware datetime in any zone; a naive one is refused, not guessed."""
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value.isoformat()}: timestamps must be aware (UTC)")
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def esc(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
         return html.escape(f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}")
     if isinstance(value, datetime):
-        return html.escape(value.strftime("%Y-%m-%d %H:%M UTC"))
+        return html.escape(utc_minute(value))
     if isinstance(value, date):
         return html.escape(value.isoformat())
     return html.escape(str(value), quote=True)

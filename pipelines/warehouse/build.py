@@ -38,7 +38,7 @@ from models.runner import ModelContext
 from pipelines.config import Settings
 from pipelines.lake import Manifest, fsync_dir, list_manifests
 from pipelines.warehouse import staging
-from pipelines.warehouse.connect import open_writer
+from pipelines.warehouse.connect import connect, open_writer
 
 Progress = Callable[[str], None]
 MODEL_GROUPS = ("firewall", "tuning")
@@ -88,9 +88,9 @@ def start_build(settings: Settings, run_key: str, progress: Progress | None = No
                 shutil.copyfile(settings.warehouse_path, tmp)
             else:
                 reason = "no published warehouse yet: a new empty file"
-                duckdb.connect(str(tmp)).close()
+                connect(tmp).close()
             os.replace(tmp, path)
-    with duckdb.connect(str(path)) as con:
+    with connect(path) as con:
         staging.create_tables(con)
     if progress:
         progress(f"build file {path.name} from {source}: {reason}")
@@ -487,7 +487,7 @@ def publish(settings: Settings, path: Path, as_of: date) -> Path:
        this step the standby is an older generation or missing: the next run catches it up further
        or copies.
     """
-    with duckdb.connect(str(path)) as con:
+    with connect(path) as con:
         con.execute(
             "CREATE TABLE IF NOT EXISTS publish_log (published_at TIMESTAMPTZ, as_of DATE, build_file VARCHAR)"
         )

@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.config import Settings
+from pipelines.warehouse.connect import connect
 from pipelines.warehouse.readonly import OPEN_PATIENCE_S, WarehouseBusy, WarehouseMissing, _identity
 
 SEED_TABLES = ("fw_port_services",)
@@ -100,9 +101,8 @@ def connect_warehouse(settings: Settings, tenants: list[str] | None = None) -> d
         which = f"tenant(s) {', '.join(tenants)}" if tenants else "any tenant"
         raise WarehouseMissing(f"no published warehouse for {which} in {settings.warehouse_dir}: "
                                "run `hunthouse demo` or `hunthouse run` first")
-    con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    con = connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
     try:
-        con.execute("SET TimeZone = 'UTC'")
         aliases = {tenant: _alias(tenant) for tenant in paths}
         for tenant, path in paths.items():
             _attach(con, aliases[tenant], path)

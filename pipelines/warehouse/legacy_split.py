@@ -13,10 +13,9 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-import duckdb
-
 from pipelines.config import Settings
 from pipelines.lake import fsync_dir
+from pipelines.warehouse.connect import connect
 
 LEGACY = "warehouse.duckdb"
 
@@ -30,7 +29,7 @@ def split_legacy_warehouse(settings: Settings, progress: Callable[[str], None]) 
     legacy = legacy_path(settings)
     if not legacy.exists():
         return []
-    with duckdb.connect(str(legacy), read_only=True) as con:
+    with connect(legacy, read_only=True) as con:
         held = {r[0] for r in con.execute("SELECT DISTINCT tenant FROM load_log").fetchall()}
     tenants = [t.name for t in settings.tenants if t.name in held]
     progress(f"upgrading the data home to one warehouse shard per tenant: splitting {legacy} into "
@@ -42,7 +41,7 @@ def split_legacy_warehouse(settings: Settings, progress: Callable[[str], None]) 
             continue
         tmp = target.with_name(f".{target.name}.splitting")
         shutil.copyfile(legacy, tmp)
-        with duckdb.connect(str(tmp)) as con:
+        with connect(tmp) as con:
             tables = con.execute(
                 "SELECT DISTINCT table_name FROM duckdb_columns() WHERE column_name = 'tenant' "
                 "AND schema_name = 'main' AND database_name = current_database()"

@@ -9,7 +9,8 @@ from pathlib import Path
 import duckdb
 
 # Analysts' SQL is code: no writes (read_only), no files or network (enable_external_access off),
-# and the session cannot switch those back on (lock_configuration).
+# and the session cannot switch those back on (lock_configuration). Timestamps read in UTC: the zone
+# is set before the lock (DuckDB 2.0.1 takes no TimeZone in this config, see connect.py).
 READ_ONLY_CONFIG = {
     "enable_external_access": False,
     "autoinstall_known_extensions": False,
@@ -31,6 +32,29 @@ class WarehouseMissing(WarehouseUnavailable, FileNotFoundError):
 
 class WarehouseBusy(WarehouseUnavailable):
     pass
+
+
+_UNLOCKED = {k: v for k, v in READ_ONLY_CONFIG.items() if k != "lock_configuration"}
+
+
+def _utc_and_locked(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Lock `con`'s database instance with UTC as its zone.
+
+    DuckDB shares one instance among the connections a process opens to a file, and the lock is the
+    instance's: a later connection finds it locked and inherits the global zone set before the lock.
+    """
+    try:
+        locked = con.execute("SELECT current_setting('lock_configuration')").fetchall()[0][0]
+        if not locked:
+            con.execute("SET GLOBAL TimeZone = 'UTC'")
+            con.execute("SET lock_configuration = true")
+        zone = con.execute("SELECT current_setting('TimeZone')").fetchall()[0][0]
+        if zone != "UTC":
+            raise RuntimeError(f"read-only connection to a database locked with TimeZone {zone!r}, not UTC")
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 def _identity(path: Path) -> tuple[int, int, int, int] | None:
@@ -57,13 +81,13 @@ def connect_readonly(path: Path) -> duckdb.DuckDBPyConnection:
         if before is None:
             raise WarehouseMissing(f"no published warehouse at {path}: run `hunthouse demo` or `hunthouse run` first")
         try:
-            con = duckdb.connect(str(path), read_only=True, config=dict(READ_ONLY_CONFIG))
+            con = duckdb.connect(str(path), read_only=True, config=_UNLOCKED)
         except duckdb.Error:
             if _identity(path) == before:
                 raise
         else:
             if _identity(path) == before:
-                return con
+                return _utc_and_locked(con)
             con.close()
         replaced += 1
         if time.monotonic() > deadline:
