@@ -88,6 +88,11 @@ def _datetime_from_text(text: pa.Array, values: Sequence | None = None) -> pa.Ar
     return pa.array([parse_datetime(v) for v in (text.to_pylist() if values is None else values)], type=TS)
 
 
+def timestamps_from_text(text: pa.Array) -> pa.Array:
+    """Timestamps (µs, UTC) of a string array, as `parse_datetime` reads each value (raises as it does)."""
+    return _datetime_from_text(text)
+
+
 def column_array(values: Sequence, type_name: str) -> pa.Array:
     kind = (type_name or "").lower()
     if kind in DATETIME_TYPES:
