@@ -26,10 +26,12 @@ from pipelines.extract import extract_partition
 from pipelines.sources.contract import RAW_CONTRACT, json_reason, key_reason, range_reason
 from pipelines.sources.graph_mapping import alerts_table, incidents_table
 from pipelines.sources.schemas import conform
+from pipelines.warehouse.staging import stage_raw as pipeline_stage_raw
 from quality import gate
 from quality.engine import validate_tables
 from quality.suites.raw import RAW_SUITES
 from tests.conftest import write_config
+from tests.fw_testlib import build_firewall, changed, staging_db
 from tests.quality_fixtures import DAY, T0, alert, event, incident
 
 GRAPH_INCIDENTS = Path(__file__).resolve().parents[2] / "shared/data/real/msgraph_docs/security_list_incidents_example1_response.json"
@@ -201,7 +203,7 @@ def extracted(tmp_path_factory):
         for q in pq.read_table(m.quarantine_file).to_pylist() if m.quarantine_file else []:
             quarantined[json.loads(q["row_json"])[TAG[table]]] = q["reason"]
         outcomes = gate.check_raw_partition(settings, table, "contoso", DAY, "contract")
-        result[table] = (landed, quarantined, outcomes)
+        result[table] = (landed, quarantined, outcomes, m.file)
     return result
 
 
@@ -215,7 +217,7 @@ def test_every_contract_rule_and_real_world_shape_has_a_case():
 
 @pytest.mark.parametrize("case", CASES, ids=_tag)
 def test_extract_lands_or_quarantines_each_case_with_its_reason(extracted, case):
-    landed, quarantined, _ = extracted[case.table]
+    landed, quarantined, _, _ = extracted[case.table]
     tag = _tag(case)
     if case.reason is None:
         assert tag not in quarantined, f"quarantined: {quarantined.get(tag)}"
@@ -228,7 +230,7 @@ def test_extract_lands_or_quarantines_each_case_with_its_reason(extracted, case)
 
 
 def test_the_committed_partitions_pass_every_error_expectation_and_warn_only_where_the_contract_keeps(extracted):
-    for table, (_, _, outcomes) in extracted.items():
+    for table, (_, _, outcomes, _) in extracted.items():
         assert _failed(outcomes, "ERROR") == set(), table
         kept_and_warned = {c.warns for c in CASES if c.table == table and c.warns}
         partition = {"expect_column_values_to_be_between(quarantined) no rows quarantined"}
@@ -255,3 +257,29 @@ def test_a_quarantined_row_fails_the_same_rule_in_the_raw_suite(case):
     outcomes = validate_tables(f"raw_{case.table}", "bypass", f"raw_{case.table}", suite,
                                [_bypassing(case, CASES.index(case))], gate.window_params(DAY))
     assert case.fails in _failed(outcomes, "ERROR")
+
+
+def test_firewall_service_stopped_without_additional_fields_reaches_fw_events(extracted):
+    """The issue's row, landed with NULL AdditionalFields, is staged and read by the firewall models
+    (with the other landed real-world shapes of the partition: IPv6 zone ids, 7-digit timestamps)."""
+    *_, lake_file = extracted["device_events"]
+    con = staging_db()
+    try:
+        pipeline_stage_raw(con, "device_events", "contoso", DAY, pq.read_table(lake_file))
+        changed(con, [("device_events", "contoso", DAY)])
+        build_firewall(con, ["contoso"], DAY)
+        tag = "device_events: FirewallServiceStopped without AdditionalFields"
+        staged = con.execute("SELECT additional_fields FROM device_events WHERE device_name = ?", [tag]).fetchall()
+        assert staged == [(None,)]
+        stopped = con.execute(
+            "SELECT direction, profile, protocol, remote_ip, remote_class, remote_port FROM fw_events "
+            "WHERE action_type = 'FirewallServiceStopped' AND device_name = ?", [tag]
+        ).fetchall()
+        assert stopped == [("none", None, "", "", "unspecified", None)]
+        zoned = con.execute(
+            "SELECT remote_ip, remote_class, local_ip FROM fw_events WHERE device_name = ?",
+            ["device_events: IPv6 in upper case with zone ids"],
+        ).fetchall()
+        assert zoned == [("fe80::1", "link-local", "2001:db8::5")]
+    finally:
+        con.close()
