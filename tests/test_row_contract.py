@@ -34,6 +34,7 @@ from tests.conftest import write_config
 from tests.fw_testlib import build_firewall, changed, staging_db
 from tests.quality_fixtures import DAY, T0, alert, event, incident
 
+DOC = Path(__file__).resolve().parents[1] / "docs" / "warehouse.md"
 GRAPH_INCIDENTS = Path(__file__).resolve().parents[2] / "shared/data/real/msgraph_docs/security_list_incidents_example1_response.json"
 # The column that names a case on its row (not a key, so a case may blank a key and still be found).
 TAG = {"device_events": "DeviceName", "security_alert": "Description", "security_incident": "Title"}
@@ -205,6 +206,15 @@ def extracted(tmp_path_factory):
         outcomes = gate.check_raw_partition(settings, table, "contoso", DAY, "contract")
         result[table] = (landed, quarantined, outcomes, m.file)
     return result
+
+
+def test_the_data_dictionary_documents_every_column_with_a_rule():
+    text = DOC.read_text(encoding="utf-8")
+    section = text[text.index("## Raw lake tables"):text.index("## Staging")]
+    for contract in RAW_CONTRACT.values():
+        ruled = contract.keys + [c.name for c in contract.json_columns + contract.ranged + contract.known]
+        missing = [name for name in ruled if f"`{name}`" not in section]
+        assert not missing, f"{contract.table}: {missing} not in docs/warehouse.md (Raw lake tables)"
 
 
 def test_every_contract_rule_and_real_world_shape_has_a_case():
