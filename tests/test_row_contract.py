@@ -34,6 +34,8 @@ from tests.conftest import write_config
 from tests.fw_testlib import build_firewall, changed, staging_db
 from tests.quality_fixtures import DAY, T0, alert, event, incident
 
+pytest_plugins = ["tests.fakes.fixtures"]  # the `fake` fixture (loopback Log Analytics and Graph)
+
 DOC = Path(__file__).resolve().parents[1] / "docs" / "warehouse.md"
 GRAPH_INCIDENTS = Path(__file__).resolve().parents[2] / "shared/data/real/msgraph_docs/security_list_incidents_example1_response.json"
 # The column that names a case on its row (not a key, so a case may blank a key and still be found).
@@ -293,3 +295,37 @@ def test_firewall_service_stopped_without_additional_fields_reaches_fw_events(ex
         assert zoned == [("fe80::1", "link-local", "2001:db8::5")]
     finally:
         con.close()
+
+
+@pytest.mark.parametrize("kind", ["sentinel", "defender"])
+def test_a_service_value_that_does_not_fit_its_type_quarantines_its_row_not_the_fetch(fake, tmp_path, kind):
+    """Over loopback HTTP: the connectors pass such a page on, extract quarantines just its bad rows."""
+    from pipelines.sources.defender import DefenderSource
+    from pipelines.sources.sentinel import SentinelSource
+    from tests.fakes.dataset import DAY as FAKE_DAY
+    from tests.fakes.dataset import DAY_START
+    from tests.fakes.fixtures import Sleeps, tenant
+
+    good = {**fake.data.device_events[0], "ActionType": "FirewallInboundConnectionBlocked"}
+    hostile = [
+        {**good, "Timestamp": DAY_START + timedelta(hours=1), "ReportId": 90_001, "ProcessCreationTime": "yesterday"},
+        {**good, "Timestamp": DAY_START + timedelta(hours=2), "ReportId": 90_002, "RemotePort": "http"},
+        {**good, "Timestamp": DAY_START + timedelta(hours=3), "ReportId": 90_003, "RemotePort": "3389",
+         "AdditionalFields": "", "ActionType": "FirewallInboundConnectionBlocked"},
+    ]
+    settings = write_config(tmp_path, extra="\n[quality]\nquarantine_threshold = 0.5\n")
+    source_class = SentinelSource if kind == "sentinel" else DefenderSource
+    fake.data.device_events.extend(hostile)
+    try:
+        m = extract_partition(settings, "contoso", "device_events", FAKE_DAY,
+                              source=source_class(tenant(fake, kind), sleep=Sleeps()))
+    finally:
+        del fake.data.device_events[-len(hostile):]
+    reasons = {json.loads(q["row_json"])["ReportId"]: q["reason"] for q in pq.read_table(m.quarantine_file).to_pylist()}
+    assert reasons == {90_001: "ProcessCreationTime value 'yesterday' is not timestamp[us, tz=UTC]",
+                       90_002: "RemotePort value 'http' is not int32"}
+    landed = {r["ReportId"]: r for r in pq.read_table(m.file).to_pylist()}
+    assert (landed[90_003]["RemotePort"], landed[90_003]["AdditionalFields"]) == (3389, None)
+    assert len(landed) > 10
+    outcomes = gate.check_raw_partition(settings, "device_events", "contoso", FAKE_DAY, "contract")
+    assert _failed(outcomes, "ERROR") == set()
