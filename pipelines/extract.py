@@ -10,15 +10,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
-from datetime import time as dtime
+from datetime import date, datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.config import Settings
 from pipelines.lake import Manifest, write_partition
-from pipelines.sources.base import FetchStats, Source, Window
+from pipelines.sources.base import FetchStats, Source, Window, day_window
 from pipelines.sources.contract import RAW_CONTRACT, key_reason
 from pipelines.sources.factory import make_source
 from pipelines.sources.schemas import WINDOW_COLUMN
@@ -29,11 +28,6 @@ QUARANTINE_SCHEMA = pa.schema([("reason", pa.string()), ("row_json", pa.string()
 
 class QuarantineThresholdExceeded(RuntimeError):
     pass
-
-
-def day_window(day: date) -> Window:
-    start = datetime.combine(day, dtime.min, tzinfo=UTC)
-    return Window(start, start + timedelta(days=1))
 
 
 def split_bad_rows(tbl: pa.Table, table: str, window: Window) -> tuple[pa.Table, pa.Table]:

@@ -18,13 +18,14 @@ Missing keys and rows outside the window are quarantined by `split_bad_rows` in 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.sources.contract import (
+    CLOCK_SKEW,
     RAW_CONTRACT,
     future_reason,
     json_reason,
@@ -34,7 +35,6 @@ from pipelines.sources.contract import (
 )
 from pipelines.sources.schemas import LEGACY_ALIASES, RAW_TABLES, cast_column, conform
 
-CLOCK_SKEW = timedelta(minutes=5)
 QUARANTINE_SCHEMA = pa.schema([("reason", pa.string()), ("row_json", pa.string())])
 
 

@@ -19,11 +19,15 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Literal
 
 import pyarrow as pa
 
 from pipelines.sources.schemas import FIREWALL_ACTION_TYPES, RAW_TABLES, WINDOW_COLUMN
+
+# How far past the moment of extraction (or validation) a timestamp may be before it is "in the future".
+CLOCK_SKEW = timedelta(minutes=5)
 
 OnMalformed = Literal["quarantine", "warn"]
 Blank = Literal["missing", "null", "kept"]
