@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.extract import extract_partition
-from pipelines.sources.contract import RAW_CONTRACT, json_reason, key_reason, range_reason
+from pipelines.sources.contract import RAW_CONTRACT, json_reason, key_reason, parses_as_json, range_reason
 from pipelines.sources.graph_mapping import alerts_table, incidents_table
 from pipelines.sources.schemas import conform
 from pipelines.warehouse.staging import stage_raw as pipeline_stage_raw
@@ -78,7 +78,7 @@ def contract_cases() -> Iterator[Case]:
                     yield Case(table, f"{name} blank {blank!r}", {name: blank}, lands_as={name: None})
                 yield Case(table, f"{name} NULL", {name: None}, lands_as={name: None})
                 yield Case(table, f"{name} JSON null", {name: "null"}, lands_as={name: "null"})
-                padded = '\n  {"Direction": "Inbound", "n": [1, 2]}  \n'
+                padded = f"\n  {BASE[table](0).get(name) or '[]'}  \r\n"  # the column's own shape, padded
                 yield Case(table, f"{name} padded JSON", {name: padded}, lands_as={name: padded})
                 label = f"expect_column_values_to_be_json_parseable({name})"
                 for text in ("{not json", "[1,]", "[" * 5000):
@@ -293,6 +293,28 @@ def test_firewall_service_stopped_without_additional_fields_reaches_fw_events(ex
             ["device_events: IPv6 in upper case with zone ids"],
         ).fetchall()
         assert zoned == [("fe80::1", "link-local", "2001:db8::5")]
+    finally:
+        con.close()
+
+
+def test_landed_alerts_and_incidents_stage_without_quarantine_except_broken_entities(extracted):
+    """Staging reads every landed shape; it quarantines only what the contract keeps and warns about
+    and staging cannot use (an alert's Entities that is not JSON), never the alert itself."""
+    con = staging_db()
+    try:
+        reasons = {}
+        for table in ("security_alert", "security_incident"):
+            *_, lake_file = extracted[table]
+            for record in pipeline_stage_raw(con, table, "contoso", DAY, str(lake_file)):
+                reasons[json.loads(record["row_json"])["SystemAlertId"]] = record["reason"]
+        alerts = con.execute("SELECT count(*) FROM alerts").fetchone()[0]
+        landed_alerts = len(extracted["security_alert"][0])
+        assert alerts == landed_alerts
+        broken = {r["SystemAlertId"] for r in extracted["security_alert"][0].values()
+                  if r["Entities"] is not None and not parses_as_json(r["Entities"])}
+        assert set(reasons) == broken and len(broken) == 3
+        history = con.execute("SELECT count(*) FROM incident_history").fetchone()[0]
+        assert history == len(extracted["security_incident"][0])
     finally:
         con.close()
 
