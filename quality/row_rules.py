@@ -98,8 +98,8 @@ def conform_or_quarantine(batch: pa.Table | pa.RecordBatch, table: str) -> tuple
 def blank_json_to_null(tbl: pa.Table, table: str) -> pa.Table:
     """The contract's meaning of '' (or whitespace only) in a JSON column: no value. Both services
     send it (an event without additional fields); as NULL it reads the same everywhere."""
-    for column in RAW_CONTRACT[table].json_columns:
-        i = tbl.schema.get_field_index(column.name)
+    for name in RAW_CONTRACT[table].blank_is_null:
+        i = tbl.schema.get_field_index(name)
         values = tbl.column(i)
         blank = pc.equal(pc.utf8_trim_whitespace(values), "")
         if pc.any(blank).as_py():

@@ -90,7 +90,8 @@ class TableContract:
 
     @property
     def keys(self) -> list[str]:
-        return [c.name for c in self.columns if c.key]
+        """Columns that may not be NULL (nor blank, when text)."""
+        return [c.name for c in self.columns if not c.nullable]
 
     @property
     def required(self) -> list[str]:
@@ -103,6 +104,10 @@ class TableContract:
     @property
     def json_columns(self) -> list[Column]:
         return [c for c in self.columns if c.json]
+
+    @property
+    def blank_is_null(self) -> list[str]:
+        return [c.name for c in self.columns if c.blank == "null"]
 
     @property
     def ranged(self) -> list[Column]:
@@ -148,10 +153,6 @@ def parses_as_json(text: str) -> bool:
     except Exception:  # noqa: BLE001 (GX's own judgement: anything json.loads cannot read)
         return False
     return True
-
-
-def is_blank(text: str | None) -> bool:
-    return text is not None and not text.strip()
 
 
 def known_values_regex(known: KnownValues) -> str:

@@ -70,9 +70,6 @@ def contract_suite(contract: TableContract) -> list[Check]:
 
 
 RAW_SUITES: dict[str, list[Check]] = {table: contract_suite(contract) for table, contract in RAW_CONTRACT.items()}
-DEVICE_EVENTS_SUITE = RAW_SUITES["device_events"]
-SECURITY_ALERT_SUITE = RAW_SUITES["security_alert"]
-SECURITY_INCIDENT_SUITE = RAW_SUITES["security_incident"]
 # Key columns that bucket large partitions into chunks (rows of one key share a chunk).
 RAW_KEYS = {
     "device_events": ["DeviceId", "Timestamp", "ReportId", "ActionType"],
