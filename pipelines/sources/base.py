@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from typing import Protocol
 
 import pyarrow as pa
@@ -26,6 +27,12 @@ class Window:
     def split(self) -> tuple[Window, Window]:
         mid = self.start + (self.end - self.start) / 2
         return Window(self.start, mid), Window(mid, self.end)
+
+
+def day_window(day: date) -> Window:
+    """The UTC day a lake partition holds."""
+    start = datetime.combine(day, dtime.min, tzinfo=UTC)
+    return Window(start, start + timedelta(days=1))
 
 
 @dataclass
