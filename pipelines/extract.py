@@ -79,7 +79,8 @@ def extract_partition(
         nonlocal batches
         for batch in source.fetch(table, window, stats):
             batches += 1
-            seen_columns.update(source_columns(batch, table))
+            # the service's own columns: conformed sources report them, others are read off the batch
+            seen_columns.update(source_columns(batch, table) if stats.source_columns is None else stats.source_columns)
             # quality/row_rules.py, from the row contract: values that do not fit their type, values
             # out of range, future timestamps and malformed JSON are quarantined with a reason
             # instead of failing the load; blank JSON becomes NULL.

@@ -33,7 +33,7 @@ from pipelines.sources.contract import (
     range_reason,
     type_reason,
 )
-from pipelines.sources.schemas import LEGACY_ALIASES, RAW_TABLES, cast_column, conform
+from pipelines.sources.schemas import LEGACY_ALIASES, RAW_TABLES, cast_column, conform, present_columns
 
 QUARANTINE_SCHEMA = pa.schema([("reason", pa.string()), ("row_json", pa.string())])
 
@@ -51,13 +51,7 @@ def _quarantine(tbl: pa.Table, mask: pa.Array, reasons: pa.Array) -> tuple[pa.Ta
 
 def source_columns(batch: pa.Table | pa.RecordBatch, table: str) -> list[str]:
     """The source's columns under their contract names (legacy aliases resolved), for the schema check."""
-    names = {n.lower() for n in batch.schema.names}
-    out = []
-    for field in RAW_TABLES[table]:
-        alias = LEGACY_ALIASES.get(table, {}).get(field.name, "")
-        if field.name.lower() in names or alias.lower() in names:
-            out.append(field.name)
-    return out
+    return present_columns(batch.schema.names, table)
 
 
 def conform_or_quarantine(batch: pa.Table | pa.RecordBatch, table: str) -> tuple[pa.Table, list[str], pa.Table]:

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.sources.base import FetchStats
-from pipelines.sources.schemas import TS, cast_column, conform
+from pipelines.sources.schemas import TS, cast_column, conform, present_columns
 
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 DATETIME_TYPES = {"datetime", "date"}  # Kusto `datetime`, Graph hunting `DateTime` (lower-cased)
@@ -257,6 +257,7 @@ def conformed_batch(batch: pa.Table, table: str, stats: FetchStats, watermark_co
     quarantine just those rows with the reason and land the rest, where a strict cast here would
     fail the whole fetch.
     """
+    stats.source_columns = (stats.source_columns or set()) | set(present_columns(batch.column_names, table))
     try:
         conformed, extra = conform(batch, table)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):

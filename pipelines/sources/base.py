@@ -44,6 +44,9 @@ class FetchStats:
     retries: int = 0
     watermark: datetime | None = None
     dropped_columns: list[str] = field(default_factory=list)
+    # raw columns the service itself sent (before conform fills missing ones with nulls); None when
+    # the source yields its batches unconformed and extract can read them off the batch
+    source_columns: set[str] | None = None
 
 
 class Source(Protocol):

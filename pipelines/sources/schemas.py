@@ -193,6 +193,18 @@ LEGACY_ALIASES: dict[str, dict[str, str]] = {
 }
 
 
+def present_columns(names: list[str], table: str) -> list[str]:
+    """The raw columns a source's own column names hold, under their contract names (legacy aliases
+    resolved, case-insensitive): what the service sent before `conform` fills the rest with nulls."""
+    lower = {n.lower() for n in names}
+    out = []
+    for field in RAW_TABLES[table]:
+        alias = LEGACY_ALIASES.get(table, {}).get(field.name, "")
+        if field.name.lower() in lower or (alias and alias.lower() in lower):
+            out.append(field.name)
+    return out
+
+
 def empty_table(table: str) -> pa.Table:
     return RAW_TABLES[table].empty_table()
 
