@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 
 from models.runner import ModelContext
 from pipelines.config import Settings
-from pipelines.lake import Manifest, fsync_dir, list_manifests
+from pipelines.lake import Manifest, fsync_dir, list_manifests, verify
 from pipelines.warehouse import staging
 from pipelines.warehouse.connect import connect, open_writer
 
@@ -413,6 +413,7 @@ def sync_lake(con: duckdb.DuckDBPyConnection, settings: Settings, progress: Prog
     try:
         for i, m in enumerate(changed, 1):
             day = date.fromisoformat(m.day)
+            verify(m)  # a damaged or replaced file fails this tenant's build, never loads silently
             records = staging.stage_raw(con, m.table, m.tenant, day, m.file)
             if m.quarantine_file:
                 q = pq.read_table(m.quarantine_file).to_pylist()
