@@ -19,7 +19,12 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import duckdb
+
+from pipelines import health
 from pipelines.config import PACKAGE_ROOT, Settings
+from pipelines.reports.stale import write_stale_reports
+from pipelines.warehouse.hub import write_attach_script
 from pipelines.warehouse.legacy_split import split_legacy_warehouse
 
 Progress = Callable[[str], None]
@@ -243,8 +248,6 @@ def run_pipeline(
 def _run_locked(
     settings: Settings, parts: list[tuple[str, date]], as_of: date, tags: dict[str, str], progress: Progress
 ) -> RunOutcome:
-    from pipelines import health
-
     tenants = list(dict.fromkeys(t for t, _ in parts))
     progress(f"extracting {len(parts)} tenant-day partitions × 3 tables into the lake ({len(tenants)} tenants)")
     extract_failed = run_extracts(settings, parts, tags, progress)
@@ -267,12 +270,12 @@ def _run_locked(
             failed.append(f"{tenant} warehouse {error}")
     published = [t for t in tenants if built.get(t, (False,))[0]]
     outcome = RunOutcome(len(parts), failed, published, [t for t in tenants if t not in published])
-    from pipelines.reports.stale import write_stale_reports
-    from pipelines.warehouse.hub import write_attach_script
-
     for tenant in outcome.failed_tenants:
         last = health.health(settings.home, tenant).last
-        if write_stale_reports(settings.for_tenant(tenant), as_of, last.step, last.reason):
-            progress(f"  {tenant}: reports of its last published shard written with a stale-data banner")
+        try:
+            if write_stale_reports(settings.for_tenant(tenant), as_of, last.step, last.reason):
+                progress(f"  {tenant}: reports of its last published shard written with a stale-data banner")
+        except (OSError, duckdb.Error) as exc:  # the night's outcome stands; say what is missing
+            progress(f"  {tenant}: could not write its stale-data reports: {str(exc).splitlines()[0]}")
     write_attach_script(settings)
     return outcome

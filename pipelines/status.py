@@ -118,7 +118,7 @@ def _published_builds(con) -> set[str]:
 
 
 def _shard_facts(settings: Settings) -> tuple[dict | None, list[str]]:
-    """(publish_log facts and build files of the tenant's published shard or None, checks lines)."""
+    """(what the tenant's published shard says of itself, or None without one; its latest run's check lines)."""
     try:
         con = connect_readonly(settings.warehouse_path)
     except WarehouseUnavailable:
