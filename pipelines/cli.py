@@ -13,6 +13,7 @@ import time
 from datetime import date
 
 import duckdb
+import pyarrow as pa
 
 from pipelines import config
 from pipelines.plan import days_between, nightly_days, partitions, yesterday
@@ -22,6 +23,7 @@ from pipelines.warehouse.readonly import WarehouseUnavailable
 # `hunthouse sql` runs queries only; the shards are attached read-only anyway, and this keeps the
 # session's own scratch catalog untouched too.
 QUERY_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
+FORMATS = ("table", "csv", "json", "jsonl", "parquet", "markdown")
 
 
 class UserError(Exception):
@@ -106,6 +108,14 @@ def _print_summary(settings: config.Settings, as_of: date, elapsed: float) -> No
 
 
 def cmd_sql(args, settings: config.Settings) -> int:
+    from pipelines import sql_output
+
+    try:
+        target = sql_output.check_target(args.format, args.output)
+    except sql_output.OutputError as exc:
+        raise UserError(str(exc)) from None
+    display = args.format in sql_output.DISPLAY_FORMATS
+    limit = args.limit if args.limit is not None else (sql_output.DEFAULT_DISPLAY_LIMIT if display else None)
     try:
         con = connect_warehouse(settings, [args.tenant] if args.tenant else None)
     except WarehouseUnavailable as exc:
@@ -116,32 +126,25 @@ def cmd_sql(args, settings: config.Settings) -> int:
             if not kinds <= QUERY_STATEMENTS:
                 refused = ", ".join(sorted(kinds - QUERY_STATEMENTS))
                 raise UserError(f"query failed: only queries (SELECT, EXPLAIN) are allowed here, not {refused}")
-            cursor = con.execute(args.query)
-            if cursor.description is None:
+            relation = con.sql(args.query)
+            if relation is None:
                 return 0
-            columns = [d[0] for d in cursor.description]
-            rows = cursor.fetchmany(args.limit + 1)
-        except duckdb.Error as exc:
+            reader = relation.to_arrow_reader(sql_output.BATCH_ROWS)
+            rows, more = sql_output.write_result(reader, args.format, target, limit)
+        except (duckdb.Error, pa.ArrowException) as exc:
             raise UserError(f"query failed: {str(exc).splitlines()[0]}") from None
-        _print_table(columns, rows[: args.limit])
-        if len(rows) > args.limit:
-            say(f"(first {args.limit} rows; use --limit to see more)")
+        except OSError as exc:
+            raise UserError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    if more:
+        note = f"first {limit} rows; use --limit to see more"
+        if target is None and display:
+            say(f"({note})")
+        else:
+            print(f"hunthouse: {note}", file=sys.stderr)
+    if target is not None:
+        print(f"hunthouse: {rows} rows written to {target}",
+              file=sys.stderr)
     return 0
-
-
-def _print_table(columns: list[str], rows: list[tuple]) -> None:
-    def cell(v) -> str:
-        text = "NULL" if v is None else str(v)
-        text = text.replace("\n", "\\n")
-        return text if len(text) <= 80 else text[:77] + "..."
-
-    grid = [list(columns)] + [[cell(v) for v in r] for r in rows]
-    widths = [max(len(row[i]) for row in grid) for i in range(len(columns))]
-    say("  ".join(h.ljust(w) for h, w in zip(grid[0], widths, strict=True)))
-    say("  ".join("-" * w for w in widths))
-    for row in grid[1:]:
-        say("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
-    say(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
 
 
 def cmd_status(args, settings: config.Settings) -> int:
@@ -180,7 +183,9 @@ def parser() -> argparse.ArgumentParser:
     bf.add_argument("--tenant", help="only this tenant")
     sql = sub.add_parser("sql", parents=[common], help="read-only SQL on the published warehouse")
     sql.add_argument("query")
-    sql.add_argument("--limit", type=int, default=100)
+    sql.add_argument("--limit", type=int, help="at most N rows (default: 100 for table and markdown, all otherwise)")
+    sql.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    sql.add_argument("--output", metavar="FILE", help="write the result to FILE (required for parquet)")
     sql.add_argument("--tenant", help="attach only this tenant's shard (the other tenants' rows are not readable)")
     sub.add_parser("status", parents=[common], help="partitions loaded, freshness, last run, checks")
     dev = sub.add_parser("dev", parents=[common], help="the Dagster UI on the Hunthouse instance")
