@@ -148,6 +148,19 @@ def cmd_sql(args, settings: config.Settings) -> int:
 
 
 def cmd_status(args, settings: config.Settings) -> int:
+    if args.json or args.check:
+        import json
+
+        from pipelines import monitor
+
+        if args.max_age_hours <= 0:
+            raise UserError("--max-age-hours must be positive")
+        doc = monitor.report(settings, args.max_age_hours)
+        if args.json:
+            say(json.dumps(doc, indent=2, default=str))
+        else:
+            say(monitor.summary_line(doc))
+        return doc["exit_code"] if args.check else 0
     from pipelines.status import print_status
 
     print_status(settings, say)
@@ -187,7 +200,12 @@ def parser() -> argparse.ArgumentParser:
     sql.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     sql.add_argument("--output", metavar="FILE", help="write the result to FILE (required for parquet)")
     sql.add_argument("--tenant", help="attach only this tenant's shard (the other tenants' rows are not readable)")
-    sub.add_parser("status", parents=[common], help="partitions loaded, freshness, last run, checks")
+    st = sub.add_parser("status", parents=[common], help="partitions loaded, freshness, last run, checks")
+    st.add_argument("--json", action="store_true", help="per tenant, as JSON (for monitoring)")
+    st.add_argument("--check", action="store_true",
+                    help="one line and exit 0 (ok), 1 (stale) or 2 (error): for Nagios and systemd OnFailure=")
+    st.add_argument("--max-age-hours", type=float, default=30.0,
+                    help="with --check/--json: a shard published longer ago than this is stale (default: 30)")
     dev = sub.add_parser("dev", parents=[common], help="the Dagster UI on the Hunthouse instance")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)
