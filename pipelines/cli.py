@@ -41,11 +41,22 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
-def _execute(settings: config.Settings, parts, as_of: date, label: str) -> int:
+def _verbosity(args) -> int:
+    from pipelines.progress import NORMAL, QUIET, VERBOSE
+
+    return QUIET if args.quiet else VERBOSE if args.verbose else NORMAL
+
+
+def _execute(settings: config.Settings, parts, as_of: date, label: str, args) -> int:
     from pipelines.orchestrate import run_pipeline
+    from pipelines.progress import reporter_for
 
     started = time.monotonic()
-    outcome = run_pipeline(settings, parts, as_of, {"hunthouse/trigger": label}, say)
+    reporter = reporter_for(say, _verbosity(args), sys.stdout.isatty())
+    try:
+        outcome = run_pipeline(settings, parts, as_of, {"hunthouse/trigger": label}, reporter)
+    finally:
+        reporter.close()
     elapsed = time.monotonic() - started
     for line in outcome.failed[:20]:
         say(f"error: {line}")
@@ -64,13 +75,13 @@ def cmd_run(args, settings: config.Settings) -> int:
     night = args.date or yesterday()
     tenants = [args.tenant] if args.tenant else None
     parts = partitions(settings, nightly_days(settings, night), tenants)
-    return _execute(settings, parts, night, "nightly run")
+    return _execute(settings, parts, night, "nightly run", args)
 
 
 def cmd_backfill(args, settings: config.Settings) -> int:
     days = days_between(args.start, args.end)
     tenants = [args.tenant] if args.tenant else None
-    return _execute(settings, partitions(settings, days, tenants), args.end, "backfill")
+    return _execute(settings, partitions(settings, days, tenants), args.end, "backfill", args)
 
 
 def cmd_demo(args, settings: config.Settings) -> int:
@@ -79,10 +90,12 @@ def cmd_demo(args, settings: config.Settings) -> int:
         raise UserError("the demo needs at least one tenant of kind 'sample' in the configuration")
     start = min(t.start or settings.start_date for t in samples)
     end = max(t.end or yesterday() for t in samples)
-    say(f"Hunthouse demo: {len(samples)} sample tenants, {start} → {end}, data home {settings.home}")
+    if not args.quiet:
+        say(f"Hunthouse demo: {len(samples)} sample tenants, {start} → {end}, data home {settings.home}")
     started = time.monotonic()
-    code = _execute(settings, partitions(settings, days_between(start, end), [t.name for t in samples]), end, "demo")
-    if code:
+    parts = partitions(settings, days_between(start, end), [t.name for t in samples])
+    code = _execute(settings, parts, end, "demo", args)
+    if code or args.quiet:
         return code
     _print_summary(settings, end, time.monotonic() - started)
     return 0
@@ -102,7 +115,9 @@ def _print_summary(settings: config.Settings, as_of: date, elapsed: float) -> No
         f"(plain duckdb: duckdb -init {settings.warehouse_dir / 'attach.sql'})")
     reports = settings.reports_dir / as_of.isoformat()
     for path in sorted(reports.rglob("*.html")):
-        say(f"Report:    {path}")
+        if path.name != "index.html":
+            say(f"Report:    {path}")
+    say(f"Index:     {settings.reports_dir / 'latest' / 'index.html'} (every report of the newest night)")
     say("Next: .venv/bin/hunthouse sql \"select finding_type, count(*) from fw_findings group by 1\"")
     say("      make dev   # the Dagster UI on the same instance, http://127.0.0.1:3000")
 
@@ -186,11 +201,15 @@ def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", help="hunthouse.toml to use (default: $HUNTHOUSE_CONFIG, ./hunthouse.toml, the example)")
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", parents=[common], help="run the pipeline over the sample tenants and summarise")
-    run = sub.add_parser("run", parents=[common], help="the nightly job: yesterday plus the lookback window")
+    noise = argparse.ArgumentParser(add_help=False)
+    level = noise.add_mutually_exclusive_group()
+    level.add_argument("--quiet", "-q", action="store_true", help="print only failures and the final result")
+    level.add_argument("--verbose", "-v", action="store_true", help="print every landed partition and extract run")
+    sub.add_parser("demo", parents=[common, noise], help="run the pipeline over the sample tenants and summarise")
+    run = sub.add_parser("run", parents=[common, noise], help="the nightly job: yesterday plus the lookback window")
     run.add_argument("--date", type=_date, help="the day to process (default: yesterday, UTC)")
     run.add_argument("--tenant", help="only this tenant")
-    bf = sub.add_parser("backfill", parents=[common], help="load a date range")
+    bf = sub.add_parser("backfill", parents=[common, noise], help="load a date range")
     bf.add_argument("--start", type=_date, required=True)
     bf.add_argument("--end", type=_date, required=True)
     bf.add_argument("--tenant", help="only this tenant")
