@@ -128,15 +128,29 @@ def report(settings: Settings, max_age_hours: float = 30.0, now: datetime | None
     tenants = [tenant_report(settings, t.name, max_age_hours, now) for t in settings.tenants]
     code = max((t.pop("_code") for t in tenants), default=ERROR)
     return {"checked_at": now.isoformat(), "home": str(settings.home), "max_age_hours": max_age_hours,
-            "state": LABELS[code], "exit_code": code, "tenants": tenants}
+            "state": LABELS[code], "exit_code": code, "tenants": tenants, "delivery": delivery_facts(settings)}
+
+
+def delivery_facts(settings: Settings) -> dict | None:
+    """The latest delivery run's attempts ([delivery]); failures there never change the exit code."""
+    if settings.delivery is None:
+        return None
+    from pipelines.delivery import last_run
+
+    attempts = last_run(settings.home)
+    return {"at": attempts[-1]["at"] if attempts else None,
+            "sent": sum(1 for a in attempts if a["ok"]),
+            "failed": [{k: a.get(k) for k in ("channel", "target", "detail", "night")} for a in attempts if not a["ok"]]}
 
 
 def summary_line(doc: dict) -> str:
     """One line for Nagios / systemd: the state, then each tenant that is not OK (or all if OK)."""
     bad = [t for t in doc["tenants"] if t["state"] != "OK"]
+    failed = (doc.get("delivery") or {}).get("failed") or []
+    note = f" (last delivery: {len(failed)} failed, see hunthouse status)" if failed else ""
     if not doc["tenants"]:
         return "HUNTHOUSE ERROR - no tenants configured"
     if not bad:
         through = ", ".join(f"{t['tenant']} through {t['last_good_day']}" for t in doc["tenants"])
-        return f"HUNTHOUSE OK - {len(doc['tenants'])} tenant(s) fresh: {through}"
-    return f"HUNTHOUSE {doc['state']} - " + "; ".join(f"{t['tenant']} {t['state']}: {t['detail']}" for t in bad)
+        return f"HUNTHOUSE OK - {len(doc['tenants'])} tenant(s) fresh: {through}{note}"
+    return f"HUNTHOUSE {doc['state']} - " + "; ".join(f"{t['tenant']} {t['state']}: {t['detail']}" for t in bad) + note

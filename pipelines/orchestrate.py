@@ -350,4 +350,9 @@ def _run_locked(
 
     if write_index(settings.reports_dir, as_of.isoformat()):
         reporter(f"reports of the night: {settings.reports_dir / as_of.isoformat() / 'index.html'}")
+    if settings.delivery is not None:
+        from pipelines.delivery import deliver
+
+        failed_why = {t: health.health(settings.home, t).last.reason for t in outcome.failed_tenants}
+        deliver(settings, as_of, outcome.published_tenants, failed_why, reporter)  # never raises
     return outcome
