@@ -10,6 +10,7 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+pytestmark = pytest.mark.xdist_group("sample_warehouse")  # the warehouse is built once, in one worker
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "docs" / "notebooks").glob("*.ipynb"))
 

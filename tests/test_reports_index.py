@@ -9,6 +9,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
 
+import pytest
+
 from pipelines.reports.index import point_latest, write_index
 from tests.conftest import WORLD_END
 
@@ -81,6 +83,7 @@ def test_a_real_latest_directory_is_left_alone(tmp_path):
     assert (reports / "latest" / "mine.txt").read_text() == "keep"
 
 
+@pytest.mark.xdist_group("sample_warehouse")  # built once, in one worker
 def test_the_sample_nights_index_links_all_its_reports(sample_warehouse):
     reports = sample_warehouse.reports_dir
     night_dir = reports / WORLD_END.isoformat()

@@ -9,6 +9,7 @@ import re
 from datetime import UTC, date, datetime
 
 import pyarrow as pa
+import pytest
 
 from pipelines import lake
 from pipelines.landing import LandingWatch
@@ -120,6 +121,7 @@ def test_terminal_bars_show_each_tenants_partitions_rows_and_phase():
     assert any("fabrikam" in line and "3/6" in line and " 99 rows" in line for line in text.splitlines())
 
 
+@pytest.mark.xdist_group("sample_warehouse")  # built once, in one worker
 def test_the_sample_run_reported_landing_and_publishing_per_tenant(sample_warehouse):
     assert SAMPLE_PROGRESS and all(STAMP.match(line) for line in SAMPLE_PROGRESS)
     text = "\n".join(SAMPLE_PROGRESS)
