@@ -129,6 +129,8 @@ def cmd_sql(args, settings: config.Settings) -> int:
         target = sql_output.check_target(args.format, args.output)
     except sql_output.OutputError as exc:
         raise UserError(str(exc)) from None
+    if args.limit is not None and args.limit < 0:
+        raise UserError(f"--limit must be 0 or more, got {args.limit}")
     display = args.format in sql_output.DISPLAY_FORMATS
     limit = args.limit if args.limit is not None else (sql_output.DEFAULT_DISPLAY_LIMIT if display else None)
     try:
@@ -148,6 +150,9 @@ def cmd_sql(args, settings: config.Settings) -> int:
             rows, more = sql_output.write_result(reader, args.format, target, limit)
         except (duckdb.Error, pa.ArrowException) as exc:
             raise UserError(f"query failed: {str(exc).splitlines()[0]}") from None
+        except BrokenPipeError:  # `hunthouse sql … | head`: the reader has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
         except OSError as exc:
             raise UserError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     if more:

@@ -121,13 +121,18 @@ class RichReporter(Reporter):
             TimeElapsedColumn,
             TimeRemainingColumn,
         )
+        from rich.table import Column
 
         super().__init__(lambda text: None, verbosity)
         self.console = console or Console()
+        # fits 80 columns: the phase column takes what is left and is cut with an ellipsis
         self.bars = Progress(
-            SpinnerColumn(), TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("partitions {task.fields[rows]:>12,} rows"), TextColumn("{task.fields[phase]}"),
-            TimeElapsedColumn(), TimeRemainingColumn(), console=self.console, transient=False,
+            SpinnerColumn(),
+            TextColumn("{task.description}", table_column=Column(width=12, no_wrap=True, overflow="ellipsis")),
+            BarColumn(bar_width=12), MofNCompleteColumn(),
+            TextColumn("{task.fields[rows]:>9,} rows", table_column=Column(no_wrap=True)),
+            TextColumn("{task.fields[phase]}", table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis")),
+            TimeElapsedColumn(), TimeRemainingColumn(), console=self.console, transient=False, expand=True,
         )
         self.tasks: dict[str, int] = {}
         self.bars.start()

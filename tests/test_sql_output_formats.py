@@ -108,6 +108,7 @@ def test_table_limit_says_rows_were_left_out(published, capsys):
 @pytest.mark.parametrize("args, message", [
     (["--format", "parquet"], "--format parquet writes a binary file"),
     (["--format", "csv", "--output", "/nonexistent-dir/x.csv"], "does not exist"),
+    (["--limit", "-1"], "--limit must be 0 or more"),
 ])
 def test_output_mistakes_are_one_line(published, capsys, args, message):
     cfg, _ = published
