@@ -150,6 +150,8 @@ def cmd_sql(args, settings: config.Settings) -> int:
             rows, more = sql_output.write_result(reader, args.format, target, limit)
         except (duckdb.Error, pa.ArrowException) as exc:
             raise UserError(f"query failed: {str(exc).splitlines()[0]}") from None
+        except sql_output.OutputError as exc:
+            raise UserError(str(exc)) from None
         except BrokenPipeError:  # `hunthouse sql … | head`: the reader has what it wanted
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0

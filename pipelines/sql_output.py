@@ -32,6 +32,16 @@ class OutputError(Exception):
     """A user mistake about the output (a directory, a missing parent, Parquet to a terminal)."""
 
 
+def check_columns(fmt: str, names: list[str]) -> None:
+    """JSON objects need unique keys: a query naming two columns alike must alias one."""
+    if fmt in ("json", "jsonl"):
+        seen = set()
+        for name in names:
+            if name in seen:
+                raise OutputError(f"--format {fmt} needs unique column names; {name!r} appears twice (use AS)")
+            seen.add(name)
+
+
 def check_target(fmt: str, output: str | None) -> Path | None:
     if output is None:
         if fmt == "parquet":
@@ -128,6 +138,11 @@ def _write_parquet(batches: Iterable[pa.RecordBatch], schema: pa.Schema, sink) -
     return rows
 
 
+def _rows(batch: pa.RecordBatch) -> Iterator[tuple]:
+    """The batch's rows as tuples, by position (column names need not be unique)."""
+    return zip(*(col.to_pylist() for col in batch.columns), strict=True)
+
+
 def _write_json(batches: Iterable[pa.RecordBatch], out: IO[str], lines: bool) -> int:
     rows = 0
     if not lines:
@@ -158,8 +173,8 @@ def _markdown(batches: Iterable[pa.RecordBatch], names: list[str], out: IO[str])
     out.write("|" + "|".join("---" for _ in names) + "|\n")
     rows = 0
     for batch in batches:
-        for row in batch.to_pylist():
-            out.write("| " + " | ".join(esc(_cell(row[n], False)) for n in names) + " |\n")
+        for row in _rows(batch):
+            out.write("| " + " | ".join(esc(_cell(v, False)) for v in row) + " |\n")
             rows += 1
     return rows
 
@@ -167,8 +182,8 @@ def _markdown(batches: Iterable[pa.RecordBatch], names: list[str], out: IO[str])
 def _table(batches: Iterable[pa.RecordBatch], names: list[str], out: IO[str]) -> int:
     grid = [list(names)]
     for batch in batches:
-        for row in batch.to_pylist():
-            grid.append([_cell(row[n], True) for n in names])
+        for row in _rows(batch):
+            grid.append([_cell(v, True) for v in row])
     widths = [max(len(r[i]) for r in grid) for i in range(len(names))]
     out.write("  ".join(h.ljust(w) for h, w in zip(grid[0], widths, strict=True)) + "\n")
     out.write("  ".join("-" * w for w in widths) + "\n")
@@ -211,6 +226,7 @@ class _TextSink:
 def write_result(reader: pa.RecordBatchReader, fmt: str, target: Path | None, limit: int | None) -> tuple[int, bool]:
     """Write the reader's rows (at most `limit`) in `fmt` to `target` (None: stdout): (rows written,
     whether rows were left out)."""
+    check_columns(fmt, reader.schema.names)
     batches = Limited(reader, limit)
     return _write_to(batches, reader.schema, fmt, target), batches.more
 

@@ -127,3 +127,13 @@ def test_a_refused_statement_writes_no_file(published, capsys, tmp_path):
     assert not target.exists() and not os.path.exists("/tmp/hunthouse-exfil.csv")
     assert settings.warehouse_path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".x.csv")] == []
+
+
+def test_repeated_column_names_keep_their_own_values_or_are_refused_for_json(published, capsys):
+    cfg, _ = published
+    code, out, _ = run(capsys, "--config", cfg, "--format", "markdown", "select 1 as a, 2 as a")
+    assert code == 0 and out.splitlines()[2] == "| 1 | 2 |"
+    code, out, _ = run(capsys, "--config", cfg, "select 1 as a, 2 as a")
+    assert code == 0 and out.splitlines()[2].split() == ["1", "2"]
+    code, _, err = run(capsys, "--config", cfg, "--format", "json", "select 1 as a, 2 as a")
+    assert code == 2 and "needs unique column names; 'a' appears twice" in err
