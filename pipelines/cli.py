@@ -211,7 +211,7 @@ def parser() -> argparse.ArgumentParser:
     noise = argparse.ArgumentParser(add_help=False)
     level = noise.add_mutually_exclusive_group()
     level.add_argument("--quiet", "-q", action="store_true", help="print only failures and the final result")
-    level.add_argument("--verbose", "-v", action="store_true", help="print every landed partition and extract run")
+    level.add_argument("--verbose", "-v", action="store_true", help="a line at every change in landed partitions, and one per extract run")
     sub.add_parser("demo", parents=[common, noise], help="run the pipeline over the sample tenants and summarise")
     run = sub.add_parser("run", parents=[common, noise], help="the nightly job: yesterday plus the lookback window")
     run.add_argument("--date", type=_date, help="the day to process (default: yesterday, UTC)")

@@ -4,7 +4,7 @@ the warehouse phase, elapsed time and an estimate of what is left.
 A `Reporter` receives the run's events. On a terminal, `RichReporter` draws one live bar per tenant;
 elsewhere (systemd's journal, CI, a pipe) `PlainReporter` prints timestamped lines, at most one per
 tenant every `interval` seconds while partitions land, and every phase change. Verbosity: 0 (--quiet)
-prints only failures; 1 the default; 2 (--verbose) every landed partition and every extract run.
+prints only failures; 1 the default; 2 (--verbose) every change in landed partitions and every extract run.
 The base class is also what a plain `progress(str)` callable becomes (messages only).
 """
 
