@@ -11,8 +11,24 @@
 -- its own evidence must carry it; a noisy rule's reputation must not vouch for an entity.
 -- Guard: no true-positive alert of the tenant, of any rule or none, carries the entity (or both
 -- entities of the pair) before the cut-off.
+-- Subject guard (singles only): an entity that is the rule's subject is never an exclusion alone:
+-- a literal of the rule's query text (tuning_rule_query_literals), or a pattern of
+-- tuning_subject_patterns (the never-alone list models/tuning/never_alone.csv, tier-0 host globs
+-- and the [tuning.never_exclude] globs). A pattern is a case-insensitive glob matched against the
+-- entity key and against its name part (a file's base name, an account's name without domain or
+-- UPN suffix); `\` in keys and patterns is a plain character. It may still be part of a pair.
 -- A pair is recommended only when neither of its entities is recommended alone for the rule:
 -- that is the "narrower exclusion" for an entity that fails the guard on its own.
+CREATE OR REPLACE TEMP MACRO subject_name(etype, ekey) AS CASE
+    WHEN etype = 'file' THEN regexp_extract(ekey, '[^\\/]+$')
+    WHEN etype = 'account' AND contains(ekey, '\') THEN regexp_extract(ekey, '[^\\]+$')
+    WHEN etype = 'account' AND contains(ekey, '@') THEN split_part(ekey, '@', 1)
+    ELSE ekey
+END;
+
+CREATE OR REPLACE TEMP MACRO glob_plain(value, pattern) AS
+    replace(value, '\', '/') GLOB replace(lower(pattern), '\', '/');
+
 CREATE OR REPLACE TABLE tuning_exclusion_candidates AS
 WITH alert_entity AS (
     -- an alert can list the same entity twice (e.g. once inline, once by $ref)
@@ -80,15 +96,35 @@ tp_pair AS (
     WHERE a.is_true_positive
     GROUP BY ALL
 ),
+subject AS (
+    SELECT s.tenant, s.rule_id, s.entity_type, s.entity_key, min(m.reason) AS subject_reason
+    FROM single_counts AS s
+    JOIN (
+        SELECT NULL::VARCHAR AS tenant, NULL::VARCHAR AS rule_id, entity_type, pattern, reason, true AS is_glob
+        FROM tuning_subject_patterns
+        UNION ALL
+        SELECT tenant, rule_id, NULL, literal, 'named in the rule''s query', false
+        FROM tuning_rule_query_literals
+    ) AS m
+        ON (m.tenant IS NULL OR m.tenant = s.tenant) AND (m.rule_id IS NULL OR m.rule_id = s.rule_id)
+        AND (m.entity_type IS NULL OR m.entity_type = s.entity_type)
+        AND CASE WHEN m.is_glob
+            THEN glob_plain(s.entity_key, m.pattern) OR glob_plain(subject_name(s.entity_type, s.entity_key), m.pattern)
+            ELSE m.pattern IN (s.entity_key, subject_name(s.entity_type, s.entity_key)) END
+    WHERE s.labelled_alerts >= getvariable('min_labelled_alerts')
+    GROUP BY ALL
+),
 candidates AS (
     SELECT
         s.tenant, s.rule_id, 'single' AS exclusion_kind,
         s.entity_type AS entity_type_1, s.entity_key AS entity_key_1, s.entity_value AS entity_value_1,
         NULL::VARCHAR AS entity_type_2, NULL::VARCHAR AS entity_key_2, NULL::VARCHAR AS entity_value_2,
         s.alerts, s.labelled_alerts, s.benign_alerts, s.rule_true_positive_alerts,
-        coalesce(t.true_positive_alerts, 0) AS true_positive_alerts
+        coalesce(t.true_positive_alerts, 0) AS true_positive_alerts,
+        g.subject_reason
     FROM single_counts AS s
     LEFT JOIN tp_entity AS t USING (tenant, entity_type, entity_key)
+    LEFT JOIN subject AS g USING (tenant, rule_id, entity_type, entity_key)
     WHERE s.labelled_alerts >= getvariable('min_labelled_alerts')
     UNION ALL
     SELECT
@@ -96,7 +132,8 @@ candidates AS (
         p.entity_type_1, p.entity_key_1, p.entity_value_1,
         p.entity_type_2, p.entity_key_2, p.entity_value_2,
         p.alerts, p.labelled_alerts, p.benign_alerts, p.rule_true_positive_alerts,
-        coalesce(t.true_positive_alerts, 0)
+        coalesce(t.true_positive_alerts, 0),
+        NULL::VARCHAR
     FROM pair_counts AS p
     LEFT JOIN tp_pair AS t USING (tenant, entity_type_1, entity_key_1, entity_type_2, entity_key_2)
 ),
@@ -119,6 +156,7 @@ judged AS (
     SELECT
         *,
         CASE
+            WHEN subject_reason IS NOT NULL THEN 'fails subject guard: ' || subject_reason
             WHEN true_positive_alerts > 0 THEN 'fails guard: carried by a true positive'
             WHEN confidence < getvariable('min_confidence') THEN 'confidence below threshold'
             ELSE 'passes'

@@ -11,6 +11,7 @@ exclusions it scores were chosen by exactly the live logic, without the days the
 
 from __future__ import annotations
 
+import csv
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -25,7 +26,9 @@ from models.tuning.kql import kql_exclusion
 from models.tuning.prior import fit_beta_prior
 
 HERE = Path(__file__).resolve().parent
-FIT_FILES = ("10_alert_labels.sql", "20_rule_label_counts.sql", "30_exclusion_candidates.sql")
+FIT_FILES = ("10_alert_labels.sql", "20_rule_label_counts.sql", "25_rule_query_literals.sql",
+             "30_exclusion_candidates.sql")
+NEVER_ALONE = HERE / "never_alone.csv"
 PUBLISHED = (
     "alert_labels",
     "rule_noise",
@@ -38,7 +41,8 @@ PUBLISHED = (
 )
 # Scratch of the build (TEMP tables, never published): the per-rule counts the prior is fitted on,
 # and the held-out fit's exclusions (published through tuning_backtest_exclusions).
-SCRATCH = ("tuning_rule_label_counts", "tuning_backtest_fitted")
+SCRATCH = ("tuning_rule_label_counts", "tuning_backtest_fitted", "tuning_rule_queries",
+           "tuning_rule_query_literals", "tuning_subject_patterns")
 
 
 def _beta_quantile(q: pa.Array, a: pa.Array, b: pa.Array) -> pa.Array:
@@ -65,6 +69,22 @@ def register_functions(con: duckdb.DuckDBPyConnection, settings) -> None:
         "rule_owner", lambda rule_id, rule_name: settings.owner_of(rule_id or "", rule_name or ""),
         [VARCHAR, VARCHAR], VARCHAR, null_handling="special",
     )
+
+
+def subject_patterns(settings) -> list[tuple[str, str, str]]:
+    """(entity type, glob, reason) of every entity never recommended alone, whatever the rule: the
+    never-alone list kept in the repo, the tier-0 host globs and the never_exclude globs."""
+    with NEVER_ALONE.open(newline="", encoding="utf-8") as f:
+        rows = [(r["entity_type"], r["pattern"].lower(), r["reason"]) for r in csv.DictReader(f)]
+    rows += [("host", g.lower(), "tier-0 host (tier0_hosts)") for g in settings.tier0_hosts]
+    rows += [(t, g.lower(), "configured never_exclude") for t, g in settings.never_exclude]
+    return rows
+
+
+def load_subject_patterns(con: duckdb.DuckDBPyConnection, settings) -> None:
+    con.execute("CREATE OR REPLACE TEMP TABLE tuning_subject_patterns "
+                "(entity_type VARCHAR, pattern VARCHAR, reason VARCHAR)")
+    con.executemany("INSERT INTO tuning_subject_patterns VALUES (?, ?, ?)", subject_patterns(settings))
 
 
 def fit_priors(con: duckdb.DuckDBPyConnection) -> None:
@@ -118,6 +138,7 @@ def build(con: duckdb.DuckDBPyConnection, ctx: ModelContext) -> dict[str, int]:
     backtest_start = ctx.as_of - timedelta(days=s.backtest_days - 1)
     register_functions(con, s)
     drop_scratch(con)
+    load_subject_patterns(con, s)
     set_params(
         con,
         {

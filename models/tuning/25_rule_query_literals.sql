@@ -1,0 +1,31 @@
+-- tuning_rule_query_literals: the string literals of each analytic rule's query text, lower-case.
+-- Grain: (tenant, rule_id, literal). TEMP, scratch of the fit.
+-- Why: a value the query names ('vssadmin.exe', 'powershell.exe') is the rule's subject; excluding
+-- it alone switches the detection off (the subject guard in 30_exclusion_candidates.sql).
+-- Query text source: today the "Query" of the alerts' ExtendedProperties (Sentinel scheduled and
+-- NRT rules write it; product alerts have none), the latest alert of the fit window per rule.
+-- When rule definitions are fetched (the analytic_rules table), their query text is one more row
+-- per rule in tuning_rule_queries (query_source 'analytic rule definition'); nothing below changes.
+-- Literals: single- or double-quoted KQL strings with backslash escapes undone.
+CREATE OR REPLACE TEMP TABLE tuning_rule_queries AS
+SELECT
+    tenant,
+    rule_id,
+    arg_max(extended_properties ->> 'Query', time_generated) AS query_text,
+    'alert extended properties' AS query_source
+FROM alerts
+WHERE rule_id IS NOT NULL
+  AND day < getvariable('fit_end_day') AND day >= getvariable('fit_end_day') - getvariable('fit_days')
+  AND extended_properties ->> 'Query' IS NOT NULL
+GROUP BY tenant, rule_id;
+
+CREATE OR REPLACE TEMP TABLE tuning_rule_query_literals AS
+WITH quoted AS (
+    SELECT tenant, rule_id, unnest(regexp_extract_all(query_text, $$'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"$$)) AS token
+    FROM tuning_rule_queries
+)
+SELECT DISTINCT
+    tenant, rule_id,
+    lower(regexp_replace(substr(token, 2, length(token) - 2), '\\(.)', '\1', 'g')) AS literal
+FROM quoted
+WHERE length(token) > 2;
