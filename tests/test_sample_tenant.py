@@ -411,7 +411,7 @@ def test_truth_lists_every_planted_kind():
     kinds = {t["kind"] for t in planted_truth(TENANT)}
     assert kinds >= {"public_inbound_exposure", "app_blocked_inbound", "new_pattern", "outbound_blocked_app",
                      "remote_scanner", "volume_spike", "firewall_service_stopped", "audit_gap", "benign_steady",
-                     "exclusion", "pair_exclusion", "never_exclude"}
+                     "exclusion", "pair_exclusion", "never_exclude", "never_alone"}
     assert any("logon" in t["rule_name"].lower() for t in planted_truth(TENANT) if "rule_name" in t)
 
 
@@ -575,8 +575,25 @@ def test_jdoe_is_benign_on_the_logon_rule_and_malicious_elsewhere(con):
     assert tp_rules and rule_a not in tp_rules
 
 
+def test_attackers_live_off_the_land_with_the_benign_system32_binaries(con):
+    items = truth("never_alone")
+    assert {t["entity_key"].rsplit("\\", 1)[-1] for t in items} >= {"vssadmin.exe", "powershell.exe", "net.exe",
+                                                                    "schtasks.exe", "certutil.exe"}
+    for item in items:
+        assert "\\system32\\" in item["entity_key"]
+        labels = labels_of(con, "file", item["entity_key"], item["rule_name"])
+        assert labels.get("BenignPositive", 0) + labels.get("FalsePositive", 0) >= 3, item
+        assert labels.get("TruePositive", 0) == len(item["true_positive_days"]), item
+        # the attack on the last day is still open: its label is not known yet
+        assert labels.get(None, 0) >= len(item["open_days"]), item
+        if item["true_positive_days"]:
+            first_tp = scalar(con, "SELECT min(time_generated) FROM alert_entities WHERE entity_type = 'file' "
+                                   "AND entity_key = ? AND label = 'TruePositive'", [item["entity_key"]])
+            assert first_tp >= utc(END - timedelta(days=13)), item  # only inside the backtest window
+
+
 def test_true_positives_use_entities_no_benign_incident_has(con):
-    planted = {(t["entity_type"], t["entity_key"]) for t in truth("never_exclude")}
+    planted = {(t["entity_type"], t["entity_key"]) for t in truth("never_exclude") + truth("never_alone")}
     overlap = con.execute("""
         SELECT DISTINCT entity_type, entity_key FROM alert_entities WHERE label = 'TruePositive'
         INTERSECT

@@ -11,6 +11,8 @@ refresh_latest_state`).
 
 from __future__ import annotations
 
+import fnmatch
+import pathlib
 from datetime import UTC, date, datetime, timedelta
 
 import duckdb
@@ -18,6 +20,7 @@ import pyarrow as pa
 import pytest
 
 from models.runner import ModelContext
+from models.tuning import subject_patterns
 from pipelines.config import TenantConfig
 from pipelines.sources.base import FetchStats, Window
 from pipelines.sources.sample import truth as truth_module
@@ -122,3 +125,31 @@ def test_backtest_removes_no_true_positive(warehouse):
     removed, tp_removed = rows[0]
     assert removed > 0
     assert tp_removed == 0
+
+
+def test_no_never_alone_binary_account_or_dc_is_recommended_alone(warehouse):
+    """The attackers of the sample tenant live off the land with the System32 binaries benign admins
+    use, so only the subject guard keeps the image files out of single-entity exclusions."""
+    planted = [t for t in _tuning_truth() if t["kind"] == "never_alone"]
+    assert len(planted) >= 5
+    singles = [r for r in _recommendations(warehouse) if r["exclusion_kind"] == "single"]
+    assert not [r for r in singles if (r["rule_id"], r["entity_type_1"], r["entity_key_1"]) in
+                {(t["rule_id"], t["entity_type"], t["entity_key"]) for t in planted}]
+    never_alone_names = {p for t, p, _ in subject_patterns(settings(pathlib.Path("."))) if "*" not in p}
+    leaked = [r for r in singles
+              if r["entity_key_1"].rsplit("\\", 1)[-1] in never_alone_names
+              or (r["entity_type_1"] == "host" and fnmatch.fnmatchcase(r["entity_key_1"], "*-dc*"))]
+    assert leaked == []
+    [vss] = warehouse.execute(
+        "SELECT verdict FROM tuning_exclusion_candidates WHERE exclusion_kind = 'single' "
+        "AND entity_key_1 = 'c:\\windows\\system32\\vssadmin.exe'").fetchall()
+    assert vss[0].startswith("fails subject guard")
+
+
+def test_the_living_off_the_land_attacks_fall_in_the_backtest_window(warehouse):
+    """The backtest is only a test of the subject guard if its fit had never seen these files in a
+    true positive: each closed living-off-the-land attack lies in the held-out days."""
+    for t in _tuning_truth():
+        if t["kind"] == "never_alone":
+            for day in t["true_positive_days"]:
+                assert AS_OF - timedelta(days=13) <= day <= AS_OF

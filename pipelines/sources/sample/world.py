@@ -311,11 +311,17 @@ class World:
         self.analysts = list(catalog.ANALYSTS)
         last = self.n_days - 1
         third = self.n_days // 3
+        # living off the land: attackers run the rules' subject binaries from System32, first inside
+        # the backtest window (closed TruePositive before the end), then on the last day (still open)
+        self.lotl_closed = [(last - 11, "C"), (last - 10, "D"), (last - 9, "F"), (last - 8, "L")]
+        self.lotl_fresh = ["C", "K", "L"]
         # planted true positives: (day index, rule key, scenario); from the first third onwards
         self.planted_tps = sorted(
             [(d, "C", "backup_host_tp") for d in (third, self.n_days // 2, last - 9, last - 5)]
             + [(d, "C", "svc_backup_tp") for d in (third + 2, last - 7)]
             + [(d, "D", "jdoe_tp") for d in (third + 1, (2 * self.n_days) // 3, last - 6)]
+            + [(d, key, "lotl_tp") for d, key in self.lotl_closed]
+            + [(last, key, "lotl_fresh_tp") for key in self.lotl_fresh]
         )
 
     def rule_index(self, key: str) -> int | None:
