@@ -153,3 +153,18 @@ def test_the_living_off_the_land_attacks_fall_in_the_backtest_window(warehouse):
         if t["kind"] == "never_alone":
             for day in t["true_positive_days"]:
                 assert AS_OF - timedelta(days=13) <= day <= AS_OF
+
+
+def test_broad_entities_above_the_cap_become_rule_logic_findings(warehouse):
+    findings = warehouse.execute(
+        "SELECT rule_id, entity_type, entity_key, alerts_removed_share FROM tuning_rule_logic_findings WHERE tenant = ?",
+        [TENANT.name]).fetchall()
+    vss = next(t for t in _tuning_truth() if t["kind"] == "never_alone" and t["entity_key"].endswith("vssadmin.exe"))
+    assert (vss["rule_id"], "file", vss["entity_key"]) in {f[:3] for f in findings}
+    assert all(share > 0.5 for *_, share in findings)
+    recs = _recommendations(warehouse)
+    assert not [r for r in recs if r["exclusion_kind"] == "single" and r["entity_type_1"] in ("file", "account", "host")
+                and r["alerts_removed_share"] > 0.5]
+    # a narrow shape (an exact command line) is judged on its own evidence, whatever its share
+    assert [r for r in recs if r["rule_id"] == vss["rule_id"] and r["entity_type_1"] == "process"
+            and r["alerts_removed_share"] > 0.5]

@@ -25,6 +25,8 @@ def world(tmp_path_factory):
     for day in range(20):
         fx.alert("r_query", day, [AGENT, SERVER], "benign_positive")
         fx.alert("r_plain", day, [AGENT], "benign_positive")
+        for other in range(2):  # open incidents: the file alone stays under the removed-share cap
+            fx.alert("r_plain", day, [("host", f"pc{day}-{other}", f"PC{day}-{other}")], None)
         fx.alert("r_builtin", day, [ADMIN, SERVER], "benign_positive")
         fx.alert("r_builtin", day, [LOCAL_SYSTEM], "false_positive")
         fx.alert("r_tier0", day, [DC, BREAKGLASS], "benign_positive")

@@ -17,6 +17,10 @@
 -- and the [tuning.never_exclude] globs). A pattern is a case-insensitive glob matched against the
 -- entity key and against its name part (a file's base name, an account's name without domain or
 -- UPN suffix); `\` in keys and patterns is a plain character. It may still be part of a pair.
+-- Removed-share cap: a broad shape (a file, an account or a host alone) that would remove more than
+-- max_removed_share of the rule's alerts is not an exclusion but a rule-logic finding
+-- (is_rule_logic_finding, published in tuning_rule_logic_findings); narrow shapes (a command line,
+-- a pair) are judged on their own evidence.
 -- A pair is recommended only when neither of its entities is recommended alone for the rule:
 -- that is the "narrower exclusion" for an entity that fails the guard on its own.
 CREATE OR REPLACE TEMP MACRO subject_name(etype, ekey) AS CASE
@@ -152,6 +156,12 @@ scored AS (
     FROM candidates AS c
     JOIN rule_alerts AS r USING (tenant, rule_id)
 ),
+shaped AS (
+    SELECT
+        *,
+        exclusion_kind = 'single' AND entity_type_1 IN ('file', 'account', 'host') AS is_broad_shape
+    FROM scored
+),
 judged AS (
     SELECT
         *,
@@ -159,9 +169,14 @@ judged AS (
             WHEN subject_reason IS NOT NULL THEN 'fails subject guard: ' || subject_reason
             WHEN true_positive_alerts > 0 THEN 'fails guard: carried by a true positive'
             WHEN confidence < getvariable('min_confidence') THEN 'confidence below threshold'
+            WHEN is_broad_shape AND alerts_removed_share > getvariable('max_removed_share')
+                THEN 'fix the rule logic: removes more than max_removed_share of the rule''s alerts'
             ELSE 'passes'
-        END AS verdict
-    FROM scored
+        END AS verdict,
+        -- the rule's logic is noisy for this entity: a finding for the owner, not an exclusion
+        is_broad_shape AND alerts_removed_share > getvariable('max_removed_share')
+            AND confidence >= getvariable('min_confidence') AS is_rule_logic_finding
+    FROM shaped
 )
 SELECT
     j.*,

@@ -25,8 +25,18 @@ def _effect(rec: dict, backtest_days: int) -> str:
     )
 
 
+def _findings_table(findings: list[dict]) -> str:
+    return h.table(
+        ["entity type", "entity", "share of the rule's alerts", "alerts", "benign of labelled",
+         "true-positive alerts carrying it", "subject of the rule", "finding"],
+        [[f["entity_type"], f["entity_value"], _pct(f["alerts_removed_share"]), f"{f['alerts']} of {f['rule_alerts']}",
+          f"{f['benign_alerts']} of {f['labelled_alerts']}", f["true_positive_alerts"], f["subject_reason"] or "",
+          f["finding"]] for f in findings],
+    )
+
+
 def _rule_section(rule: dict, recs: list[dict], entities: list[dict], backtest: dict | None,
-                  daily: list[dict], backtest_days: int) -> str:
+                  daily: list[dict], backtest_days: int, findings: list[dict]) -> str:
     parts = [
         h.kpis([
             ("noise rank in tenant", rule["noise_rank"]),
@@ -52,6 +62,7 @@ def _rule_section(rule: dict, recs: list[dict], entities: list[dict], backtest: 
               rule["unlabelled_alerts"], _pct(rule["labelled_share"]), rule["median_minutes_to_triage"],
               rule["median_hours_to_close"]]],
         ),
+        *(["<h3>Fix the rule logic</h3>", _findings_table(findings)] if findings else []),
         "<h3>Recommended exclusions</h3>",
         h.table(
             ["kind", "entity type", "entity", "evidence", "confidence", "alerts removed",
@@ -84,12 +95,15 @@ def _rule_section(rule: dict, recs: list[dict], entities: list[dict], backtest: 
 
 
 def render_owner_page(owner: str, as_of: date, rules: list[dict], recs: dict, entities: dict,
-                      backtest: dict, daily: dict, backtest_days: int) -> str:
+                      backtest: dict, daily: dict, backtest_days: int, findings: dict | None = None) -> str:
+    findings = findings or {}
     n_recs = sum(len(recs.get((r["tenant"], r["rule_id"]), [])) for r in rules)
+    owner_findings = [f for r in rules for f in findings.get((r["tenant"], r["rule_id"]), [])]
     hours = sum(r["analyst_hours_benign"] or 0 for r in rules)
     summary = h.section(
         "Summary",
         h.kpis([("rules", len(rules)), ("recommended exclusions", n_recs),
+                ("fix-the-rule-logic findings", len(owner_findings)),
                 ("analyst hours on benign incidents", f"{hours:.1f}")]),
         h.para(
             "Hours assume a flat triage cost per incident (setting triage_minutes_per_incident). "
@@ -100,12 +114,30 @@ def render_owner_page(owner: str, as_of: date, rules: list[dict], recs: dict, en
         ),
     )
     sections = [summary]
+    if owner_findings:
+        sections.append(h.section(
+            "Fix the rule logic",
+            h.para(
+                "A file, an account or a host alone that would remove more than the configured share of a rule's "
+                "alerts (setting max_removed_share) is not offered as an exclusion: the rule's logic is noisy for "
+                "it. Narrow the query instead; the evidence is below.",
+                "muted",
+            ),
+            h.table(
+                ["rule", "entity type", "entity", "share of the rule's alerts", "benign of labelled",
+                 "true-positive alerts carrying it", "finding"],
+                [[f["rule_name"] or f["rule_id"], f["entity_type"], f["entity_value"], _pct(f["alerts_removed_share"]),
+                  f"{f['benign_alerts']} of {f['labelled_alerts']}", f["true_positive_alerts"], f["finding"]]
+                 for f in owner_findings],
+            ),
+        ))
     if not rules:
         sections.append(h.section("Rules", h.para("No rules are assigned to this owner.", "muted")))
     for r in rules:
         key = (r["tenant"], r["rule_id"])
         sections.append(_rule_section(
             r, recs.get(key, []), entities.get(key, []), backtest.get(key), daily.get(key, []), backtest_days,
+            findings.get(key, []),
         ))
     return h.page(
         f"Rule tuning: {owner}",

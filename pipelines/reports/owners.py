@@ -62,6 +62,12 @@ def _load(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict]]:
             "WHERE rule_id IS NOT NULL GROUP BY ALL ORDER BY day",
         ),
     }
+    # warehouses published before the removed-share cap have no findings table
+    data["findings"] = (
+        _rows(con, "SELECT * FROM tuning_rule_logic_findings ORDER BY tenant, rule_id, alerts_removed_share DESC, "
+                   "entity_key")
+        if _has_table(con, "tuning_rule_logic_findings") else []
+    )
     return data
 
 
@@ -91,6 +97,7 @@ def write_owner_reports(con: duckdb.DuckDBPyConnection, settings: Settings, as_o
     backtest = {(r["tenant"], r["rule_id"]): r for r in data["backtest"]}
     effects = {_exclusion_id(r): r for r in data["backtest_exclusions"]}
     daily = _index(data["daily"], "tenant", "rule_id")
+    findings = _index(data["findings"], "tenant", "rule_id")
     out_dir = settings.reports_dir / as_of.isoformat() / "owners"
     written: list[Path] = []
     for owner in sorted(by_owner):
@@ -101,7 +108,7 @@ def write_owner_reports(con: duckdb.DuckDBPyConnection, settings: Settings, as_o
             rec["backtest"] = effects.get(_exclusion_id(rec))
         stem = safe_file_stem(owner)
         html = render_owner_page(
-            owner, as_of, rules, recs, entities, backtest, daily, settings.backtest_days,
+            owner, as_of, rules, recs, entities, backtest, daily, settings.backtest_days, findings,
         )
         written.append(write_atomic(out_dir / f"{stem}.html", html))
         written.append(write_atomic(
