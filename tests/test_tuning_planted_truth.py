@@ -70,24 +70,76 @@ def _recommendations(con) -> list[dict]:
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
-def test_every_planted_exclusion_is_recommended(warehouse):
+def _parts(r: dict) -> set[tuple[str, str]]:
+    parts = {(r["entity_type_1"], r["entity_key_1"])}
+    if r["exclusion_kind"] == "pair":
+        parts.add((r["entity_type_2"], r["entity_key_2"]))
+    return parts
+
+
+def _benign_alerts_carrying(con, rule_id: str, parts: set[tuple[str, str]]) -> set[str]:
+    """Benign alerts of the live fit of `rule_id` carrying every entity of `parts`."""
+    rows = con.execute(
+        "SELECT l.system_alert_id, e.entity_type, e.entity_key FROM alert_labels AS l "
+        "JOIN alert_entities AS e USING (tenant, system_alert_id) WHERE l.tenant = ? AND l.rule_id = ? AND l.is_benign",
+        [TENANT.name, rule_id]).fetchall()
+    by_alert: dict[str, set] = {}
+    for alert, etype, key in rows:
+        by_alert.setdefault(alert, set()).add((etype, key))
+    return {a for a, ents in by_alert.items() if parts <= ents}
+
+
+def test_every_planted_exclusion_is_recommended_in_its_narrowest_shape(warehouse):
+    """A planted entity is recommended alone or inside a narrower pair, and the recommendations
+    holding it remove every benign alert of the rule that carries it."""
     recs = _recommendations(warehouse)
-    singles = {(r["rule_id"], r["entity_type_1"], r["entity_key_1"]) for r in recs if r["exclusion_kind"] == "single"}
-    pairs = {
-        (r["rule_id"], frozenset({(r["entity_type_1"], r["entity_key_1"]), (r["entity_type_2"], r["entity_key_2"])}))
-        for r in recs if r["exclusion_kind"] == "pair"
-    }
     planted = _tuning_truth()
     assert any(t["kind"] in ("exclusion", "pair_exclusion") for t in planted)
     missing = []
     for t in planted:
-        if t["kind"] == "exclusion" and (t["rule_id"], t["entity_type"], t["entity_key"]) not in singles:
-            missing.append(t)
-        if t["kind"] == "pair_exclusion" and (
-            t["rule_id"], frozenset(tuple(e) for e in t["entities"])
-        ) not in pairs:
+        if t["kind"] == "exclusion":
+            entity = {(t["entity_type"], t["entity_key"])}
+        elif t["kind"] == "pair_exclusion":
+            entity = {tuple(e) for e in t["entities"]}
+        else:
+            continue
+        holding = [r for r in recs if r["rule_id"] == t["rule_id"] and entity <= _parts(r)]
+        removed = set().union(*(_benign_alerts_carrying(warehouse, t["rule_id"], _parts(r)) for r in holding))
+        if not holding or not _benign_alerts_carrying(warehouse, t["rule_id"], entity) <= removed:
             missing.append(t)
     assert missing == []
+    # the planted pair itself, not a broader single of either of its parts
+    pair = next(t for t in planted if t["kind"] == "pair_exclusion")
+    assert [r for r in recs if r["rule_id"] == pair["rule_id"] and _parts(r) == {tuple(e) for e in pair["entities"]}]
+
+
+def test_no_recommendation_is_shadowed_by_narrower_recommendations(warehouse):
+    """No recommended exclusion whose benign alerts the narrower recommendations of its rule (those
+    whose alerts are a subset of its alerts) already remove: the broad one would add only risk."""
+    recs = _recommendations(warehouse)
+    benign = {id(r): _benign_alerts_carrying(warehouse, r["rule_id"], _parts(r)) for r in recs}
+    shadowed = []
+    for x in recs:
+        narrower = [y for y in recs if y is not x and y["rule_id"] == x["rule_id"]
+                    and benign[id(y)] <= benign[id(x)] and y["alerts"] <= x["alerts"] and _parts(x) < _parts(y)]
+        if benign[id(x)] and benign[id(x)] <= set().union(*(benign[id(y)] for y in narrower)):
+            shadowed.append((x["entity_value"], [y["entity_value"] for y in narrower]))
+    assert shadowed == []
+
+
+def test_shape_choice_loses_no_benign_alert_of_the_passing_candidates(warehouse):
+    passing = warehouse.execute(
+        "SELECT * FROM tuning_exclusion_candidates WHERE tenant = ? AND verdict = 'passes'", [TENANT.name]).fetchall()
+    cols = [d[0] for d in warehouse.description]
+    passing = [dict(zip(cols, row, strict=True)) for row in passing]
+    recs = _recommendations(warehouse)
+    assert len(recs) < len(passing)
+    for rule_id in {r["rule_id"] for r in passing}:
+        wanted = set().union(*(_benign_alerts_carrying(warehouse, rule_id, _parts(r))
+                               for r in passing if r["rule_id"] == rule_id))
+        removed = set().union(*(_benign_alerts_carrying(warehouse, rule_id, _parts(r))
+                                for r in recs if r["rule_id"] == rule_id))
+        assert wanted == removed, rule_id
 
 
 def test_nothing_recommended_appears_in_a_true_positive_incident(warehouse):
@@ -165,6 +217,7 @@ def test_broad_entities_above_the_cap_become_rule_logic_findings(warehouse):
     recs = _recommendations(warehouse)
     assert not [r for r in recs if r["exclusion_kind"] == "single" and r["entity_type_1"] in ("file", "account", "host")
                 and r["alerts_removed_share"] > 0.5]
-    # a narrow shape (an exact command line) is judged on its own evidence, whatever its share
-    assert [r for r in recs if r["rule_id"] == vss["rule_id"] and r["entity_type_1"] == "process"
+    # a narrow shape (an exact command line, here with its image path) is judged on its own
+    # evidence, whatever its share
+    assert [r for r in recs if r["rule_id"] == vss["rule_id"] and "process" in r["entity_type"]
             and r["alerts_removed_share"] > 0.5]

@@ -1,4 +1,5 @@
--- tuning_exclusion_candidates: every single entity and every pair of entities (two distinct
+-- tuning_candidates_judged (TEMP; published with its shape choice by 35_exclusion_shapes.sql as
+-- tuning_exclusion_candidates): every single entity and every pair of entities (two distinct
 -- entity types in the same alert) that carries enough labelled alerts of a rule to be judged,
 -- with its evidence, its visibility guard and the verdict.
 -- Grain: (tenant, rule_id, exclusion_kind, entity_type_1, entity_key_1, entity_type_2, entity_key_2);
@@ -21,8 +22,7 @@
 -- max_removed_share of the rule's alerts is not an exclusion but a rule-logic finding
 -- (is_rule_logic_finding, published in tuning_rule_logic_findings); narrow shapes (a command line,
 -- a pair) are judged on their own evidence.
--- A pair is recommended only when neither of its entities is recommended alone for the rule:
--- that is the "narrower exclusion" for an entity that fails the guard on its own.
+-- Which passing candidates are recommended (the narrowest shape) is decided in 35_exclusion_shapes.sql.
 CREATE OR REPLACE TEMP MACRO subject_name(etype, ekey) AS CASE
     WHEN etype = 'file' THEN regexp_extract(ekey, '[^\\/]+$')
     WHEN etype = 'account' AND contains(ekey, '\') THEN regexp_extract(ekey, '[^\\]+$')
@@ -33,7 +33,7 @@ END;
 CREATE OR REPLACE TEMP MACRO glob_plain(value, pattern) AS
     replace(value, '\', '/') GLOB replace(lower(pattern), '\', '/');
 
-CREATE OR REPLACE TABLE tuning_exclusion_candidates AS
+CREATE OR REPLACE TEMP TABLE tuning_candidates_judged AS
 WITH alert_entity AS (
     -- an alert can list the same entity twice (e.g. once inline, once by $ref)
     SELECT
@@ -180,16 +180,22 @@ judged AS (
 )
 SELECT
     j.*,
-    j.verdict = 'passes' AND (
-        j.exclusion_kind = 'single' OR NOT EXISTS (
-            SELECT 1
-            FROM judged AS s
-            WHERE s.exclusion_kind = 'single' AND s.verdict = 'passes'
-                AND s.tenant = j.tenant AND s.rule_id = j.rule_id
-                AND (
-                    (s.entity_type_1 = j.entity_type_1 AND s.entity_key_1 = j.entity_key_1)
-                    OR (s.entity_type_1 = j.entity_type_2 AND s.entity_key_1 = j.entity_key_2)
-                )
-        )
-    ) AS recommended
-FROM judged AS j;
+    -- a pair with a subject part is broader than one without: it matches every use of the subject
+    -- on the other part (vssadmin.exe on srv-backup01, whoever runs it)
+    CASE
+        WHEN j.exclusion_kind = 'pair' AND s1.subject_reason IS NULL AND s2.subject_reason IS NULL
+            AND 'host' IN (j.entity_type_1, j.entity_type_2) THEN 1
+        WHEN j.exclusion_kind = 'pair' AND s1.subject_reason IS NULL AND s2.subject_reason IS NULL THEN 2
+        WHEN j.exclusion_kind = 'pair' THEN 3
+        WHEN j.entity_type_1 = 'process' THEN 4
+        WHEN j.entity_type_1 = 'file' AND regexp_matches(j.entity_key_1, '[\\/]') THEN 5
+        WHEN j.entity_type_1 = 'file' THEN 6
+        ELSE 7
+    END AS shape_rank
+FROM judged AS j
+LEFT JOIN subject AS s1
+    ON j.exclusion_kind = 'pair' AND s1.tenant = j.tenant AND s1.rule_id = j.rule_id
+    AND s1.entity_type = j.entity_type_1 AND s1.entity_key = j.entity_key_1
+LEFT JOIN subject AS s2
+    ON j.exclusion_kind = 'pair' AND s2.tenant = j.tenant AND s2.rule_id = j.rule_id
+    AND s2.entity_type = j.entity_type_2 AND s2.entity_key = j.entity_key_2;

@@ -27,7 +27,7 @@ from models.tuning.prior import fit_beta_prior
 
 HERE = Path(__file__).resolve().parent
 FIT_FILES = ("10_alert_labels.sql", "20_rule_label_counts.sql", "25_rule_query_literals.sql",
-             "30_exclusion_candidates.sql")
+             "30_exclusion_candidates.sql", "35_exclusion_shapes.sql")
 NEVER_ALONE = HERE / "never_alone.csv"
 PUBLISHED = (
     "alert_labels",
@@ -43,7 +43,8 @@ PUBLISHED = (
 # Scratch of the build (TEMP tables, never published): the per-rule counts the prior is fitted on,
 # and the held-out fit's exclusions (published through tuning_backtest_exclusions).
 SCRATCH = ("tuning_rule_label_counts", "tuning_backtest_fitted", "tuning_rule_queries",
-           "tuning_rule_query_literals", "tuning_subject_patterns")
+           "tuning_rule_query_literals", "tuning_subject_patterns", "tuning_candidates_judged", "tuning_passing",
+           "tuning_passing_alerts")
 
 
 def _beta_quantile(q: pa.Array, a: pa.Array, b: pa.Array) -> pa.Array:
