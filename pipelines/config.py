@@ -76,6 +76,7 @@ class Settings:
     tenants: tuple[TenantConfig, ...]
     baseline_days: int = 28
     min_labelled_alerts: int = 5
+    min_decisions: int = 5
     min_confidence: float = 0.8
     backtest_days: int = 14
     exclusion_ttl_days: int = 90
@@ -293,6 +294,7 @@ def parse(doc: dict, base_dir: Path, source_path: str = "", home_override: str |
         tenants=tenants,
         baseline_days=_positive(_get(fw, "baseline_days", int, "[firewall]", 28), "baseline_days", "[firewall]"),
         min_labelled_alerts=_positive(_get(tu, "min_labelled_alerts", int, "[tuning]", 5), "min_labelled_alerts", "[tuning]"),
+        min_decisions=_positive(_get(tu, "min_decisions", int, "[tuning]", 5), "min_decisions", "[tuning]"),
         min_confidence=min_conf,
         backtest_days=_positive(_get(tu, "backtest_days", int, "[tuning]", 14), "backtest_days", "[tuning]"),
         exclusion_ttl_days=_positive(_get(tu, "exclusion_ttl_days", int, "[tuning]", 90), "exclusion_ttl_days", "[tuning]"),

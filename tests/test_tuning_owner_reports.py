@@ -102,3 +102,13 @@ def test_noise_summary_ranks_rules_for_dagster_metadata(published):
     assert summary["analyst_hours_benign"] == pytest.approx(60 * 30 / 60)
     lines = summary["top_rules_markdown"].splitlines()
     assert len(lines) == 5 and "Noisy &lt;b&gt;rule&lt;/b&gt;" in summary["top_rules_markdown"]
+
+
+def test_owner_sees_decisions_and_the_hidden_true_positive_bound_not_a_bare_confidence(published):
+    _, _, paths = published
+    page = next(p for p in paths if p.name == "secops.html").read_text()
+    assert "decisions seen" in page and "true positives it could hide per 30 days" in page
+    assert ">confidence<" not in page
+    rows = list(csv.DictReader(next(p for p in paths if p.name == "secops.csv").open(newline="")))
+    assert "confidence" not in rows[0]
+    assert (rows[0]["decisions"], rows[0]["benign_decisions"]) == ("20", "20")

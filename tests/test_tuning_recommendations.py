@@ -82,9 +82,12 @@ def test_account_and_host_together_are_recommended_over_either_alone(world):
     assert alone == {"verdict": "passes", "shape_verdict": "covered by narrower exclusions"}
     row = world.rows("SELECT * FROM tuning_recommendations WHERE entity_key = 'contoso\\svc_inventory + web01'")[0]
     assert row["alerts_removed_share"] == pytest.approx(20 / 45)
+    # 20 incidents over the 30 days the fit saw of r1, at the 95% edge of P(true positive)
+    bound = 20 * 30 / 30 * (1 - 0.05 ** (1 / 21))
     assert row["rationale"] == (
-        "20 of 20 labelled alerts with account CONTOSO\\svc_inventory and host web01 were closed benign; none in "
-        "any true positive; excluding it removes 44% of this rule's alerts."
+        "20 of 20 decisions (20 of 20 labelled alerts) on incidents with account CONTOSO\\svc_inventory and host "
+        f"web01 were benign; none in any true positive; at the 95% edge it could hide {bound:.1f} true positives "
+        "per 30 days; excluding it removes 44% of this rule's alerts."
     )
     assert str(row["expires_on"]) == "2027-01-28"  # as_of 2026-10-30 + 90 days
 

@@ -36,7 +36,8 @@ class TuningFixture:
         self._incidents = 0
 
     def alert(self, rule_id: str, day: int, entities: list[tuple[str, str, str]], label: str | None,
-              tenant: str = "t1", rule_name: str | None = None, incident: int | None = None) -> str:
+              tenant: str = "t1", rule_name: str | None = None, incident: int | None = None,
+              closed_by: str = "analyst@contoso.com") -> str:
         """One alert of `rule_id` on START + day, in its own incident closed as `label` (None = open)."""
         self._alerts += 1
         alert_id = f"a{self._alerts:05d}"
@@ -58,10 +59,11 @@ class TuningFixture:
             created = self._incident_version(tenant, number, when, "New", None, "Incident created from alert")
             if label is not None:
                 self._incident_version(tenant, number, created + timedelta(minutes=20), "Active", None, "analyst@contoso.com")
-                self._incident_version(tenant, number, created + timedelta(hours=2), "Closed", label, "analyst@contoso.com")
+                self._incident_version(tenant, number, created + timedelta(hours=2), "Closed", label, closed_by)
         else:
             number = incident
         self.con.execute("INSERT INTO incident_alerts VALUES (?, ?, ?)", [tenant, number, alert_id])
+        self.last_incident = number
         return alert_id
 
     def _incident_version(self, tenant, number, when, status, label, who) -> datetime:

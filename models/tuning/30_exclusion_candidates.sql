@@ -6,9 +6,12 @@
 -- the pair parts are ordered by entity type, and are NULL for a single.
 -- Why: this is the fit shared by the live recommendations and the backtest; it reads only
 -- alert_labels, which getvariable('fit_end_day') already cut, so the same SQL serves both.
+-- Evidence is counted in decisions: labelled incidents (is_evidence: analyst closures, and
+-- automation closures only with automation_labels), not alerts, so one bulk-closed incident of 13
+-- alerts is one decision. Alert counts are kept beside them.
 -- Confidence: the lower end of the 90% equal-tailed interval (5% quantile) of the posterior of
--- "an alert carrying it is benign", Beta(1 + benign, 1 + true positives of this rule), i.e. a
--- uniform prior. Deliberately not the tenant's fitted prior: an exclusion hides future alerts, so
+-- "a decision on an incident carrying it is benign", Beta(1 + benign decisions, 1 + true-positive
+-- decisions of this rule), i.e. a uniform prior. Deliberately not the tenant's fitted prior: an exclusion hides future alerts, so
 -- its own evidence must carry it; a noisy rule's reputation must not vouch for an entity.
 -- Guard: no true-positive alert of the tenant, of any rule or none, carries the entity (or both
 -- entities of the pair) before the cut-off.
@@ -37,7 +40,8 @@ CREATE OR REPLACE TEMP TABLE tuning_candidates_judged AS
 WITH alert_entity AS (
     -- an alert can list the same entity twice (e.g. once inline, once by $ref)
     SELECT
-        l.tenant, l.system_alert_id, l.rule_id, l.is_labelled, l.is_benign, l.is_true_positive,
+        l.tenant, l.system_alert_id, l.rule_id, l.incident_number, l.is_labelled, l.is_benign,
+        l.is_true_positive, l.is_evidence, l.is_undetermined, l.label_source,
         e.entity_type, e.entity_key, min(e.entity_value) AS entity_value
     FROM alert_labels AS l
     JOIN alert_entities AS e USING (tenant, system_alert_id)
@@ -54,9 +58,16 @@ single_counts AS (
         tenant, rule_id, entity_type, entity_key,
         stable_mode(entity_value) AS entity_value,
         count(*) AS alerts,
-        count(*) FILTER (WHERE is_labelled) AS labelled_alerts,
-        count(*) FILTER (WHERE is_benign) AS benign_alerts,
-        count(*) FILTER (WHERE is_true_positive) AS rule_true_positive_alerts
+        count(*) FILTER (WHERE is_evidence) AS labelled_alerts,
+        count(*) FILTER (WHERE is_benign AND is_evidence) AS benign_alerts,
+        count(*) FILTER (WHERE is_true_positive) AS rule_true_positive_alerts,
+        count(DISTINCT incident_number) AS incidents,
+        count(DISTINCT incident_number) FILTER (WHERE is_evidence) AS decisions,
+        count(DISTINCT incident_number) FILTER (WHERE is_benign AND is_evidence) AS benign_decisions,
+        count(DISTINCT incident_number) FILTER (WHERE is_true_positive) AS rule_true_positive_decisions,
+        count(DISTINCT incident_number) FILTER (WHERE label_source = 'automation' AND NOT is_evidence)
+            AS automation_decisions,
+        count(DISTINCT incident_number) FILTER (WHERE is_undetermined) AS undetermined_incidents
     FROM rule_alert_entity
     GROUP BY tenant, rule_id, entity_type, entity_key
 ),
@@ -75,14 +86,21 @@ pair_counts AS (
         a.entity_type AS entity_type_1, a.entity_key AS entity_key_1, stable_mode(a.entity_value) AS entity_value_1,
         b.entity_type AS entity_type_2, b.entity_key AS entity_key_2, stable_mode(b.entity_value) AS entity_value_2,
         count(*) AS alerts,
-        count(*) FILTER (WHERE a.is_labelled) AS labelled_alerts,
-        count(*) FILTER (WHERE a.is_benign) AS benign_alerts,
-        count(*) FILTER (WHERE a.is_true_positive) AS rule_true_positive_alerts
+        count(*) FILTER (WHERE a.is_evidence) AS labelled_alerts,
+        count(*) FILTER (WHERE a.is_benign AND a.is_evidence) AS benign_alerts,
+        count(*) FILTER (WHERE a.is_true_positive) AS rule_true_positive_alerts,
+        count(DISTINCT a.incident_number) AS incidents,
+        count(DISTINCT a.incident_number) FILTER (WHERE a.is_evidence) AS decisions,
+        count(DISTINCT a.incident_number) FILTER (WHERE a.is_benign AND a.is_evidence) AS benign_decisions,
+        count(DISTINCT a.incident_number) FILTER (WHERE a.is_true_positive) AS rule_true_positive_decisions,
+        count(DISTINCT a.incident_number) FILTER (WHERE a.label_source = 'automation' AND NOT a.is_evidence)
+            AS automation_decisions,
+        count(DISTINCT a.incident_number) FILTER (WHERE a.is_undetermined) AS undetermined_incidents
     FROM pairable AS a
     JOIN pairable AS b
         ON b.tenant = a.tenant AND b.system_alert_id = a.system_alert_id AND b.entity_type > a.entity_type
     GROUP BY a.tenant, a.rule_id, a.entity_type, a.entity_key, b.entity_type, b.entity_key
-    HAVING count(*) FILTER (WHERE a.is_labelled) >= getvariable('min_labelled_alerts')
+    HAVING count(*) FILTER (WHERE a.is_evidence) >= getvariable('min_labelled_alerts')
 ),
 tp_entity AS (
     SELECT tenant, entity_type, entity_key, count(*) AS true_positive_alerts
@@ -124,6 +142,8 @@ candidates AS (
         s.entity_type AS entity_type_1, s.entity_key AS entity_key_1, s.entity_value AS entity_value_1,
         NULL::VARCHAR AS entity_type_2, NULL::VARCHAR AS entity_key_2, NULL::VARCHAR AS entity_value_2,
         s.alerts, s.labelled_alerts, s.benign_alerts, s.rule_true_positive_alerts,
+        s.incidents, s.decisions, s.benign_decisions, s.rule_true_positive_decisions, s.automation_decisions,
+        s.undetermined_incidents,
         coalesce(t.true_positive_alerts, 0) AS true_positive_alerts,
         g.subject_reason
     FROM single_counts AS s
@@ -136,13 +156,18 @@ candidates AS (
         p.entity_type_1, p.entity_key_1, p.entity_value_1,
         p.entity_type_2, p.entity_key_2, p.entity_value_2,
         p.alerts, p.labelled_alerts, p.benign_alerts, p.rule_true_positive_alerts,
+        p.incidents, p.decisions, p.benign_decisions, p.rule_true_positive_decisions, p.automation_decisions,
+        p.undetermined_incidents,
         coalesce(t.true_positive_alerts, 0),
         NULL::VARCHAR
     FROM pair_counts AS p
     LEFT JOIN tp_pair AS t USING (tenant, entity_type_1, entity_key_1, entity_type_2, entity_key_2)
 ),
 rule_alerts AS (
-    SELECT tenant, rule_id, count(*) AS rule_alerts
+    SELECT
+        tenant, rule_id, count(*) AS rule_alerts,
+        -- days the fit saw of this rule: from its first alert in the window to the cut-off
+        date_diff('day', min(day), getvariable('fit_end_day')::DATE) AS rule_days
     FROM alert_labels
     WHERE rule_id IS NOT NULL
     GROUP BY ALL
@@ -152,14 +177,18 @@ scored AS (
         c.*,
         r.rule_alerts,
         c.alerts / r.rule_alerts AS alerts_removed_share,
-        beta_quantile(0.05, 1.0 + c.benign_alerts, 1.0 + c.labelled_alerts - c.benign_alerts) AS confidence
+        beta_quantile(0.05, 1.0 + c.benign_decisions, 1.0 + c.decisions - c.benign_decisions) AS confidence,
+        c.incidents * 30.0 / greatest(r.rule_days, 1) AS incidents_per_30d
     FROM candidates AS c
     JOIN rule_alerts AS r USING (tenant, rule_id)
 ),
 shaped AS (
     SELECT
         *,
-        exclusion_kind = 'single' AND entity_type_1 IN ('file', 'account', 'host') AS is_broad_shape
+        exclusion_kind = 'single' AND entity_type_1 IN ('file', 'account', 'host') AS is_broad_shape,
+        -- at the interval's edge (the 95% bound of "a decision on it is a true positive"), the true
+        -- positives per 30 days its incidents could hold
+        incidents_per_30d * (1.0 - confidence) AS max_true_positives_per_30d
     FROM scored
 ),
 judged AS (
@@ -168,6 +197,7 @@ judged AS (
         CASE
             WHEN subject_reason IS NOT NULL THEN 'fails subject guard: ' || subject_reason
             WHEN true_positive_alerts > 0 THEN 'fails guard: carried by a true positive'
+            WHEN decisions < getvariable('min_decisions') THEN 'too few decisions'
             WHEN confidence < getvariable('min_confidence') THEN 'confidence below threshold'
             WHEN is_broad_shape AND alerts_removed_share > getvariable('max_removed_share')
                 THEN 'fix the rule logic: removes more than max_removed_share of the rule''s alerts'
@@ -175,6 +205,7 @@ judged AS (
         END AS verdict,
         -- the rule's logic is noisy for this entity: a finding for the owner, not an exclusion
         is_broad_shape AND alerts_removed_share > getvariable('max_removed_share')
+            AND decisions >= getvariable('min_decisions')
             AND confidence >= getvariable('min_confidence') AS is_rule_logic_finding
     FROM shaped
 )

@@ -9,8 +9,10 @@
 -- a pair with a host < other pairs < a pair with a subject part < a command line < a file by
 -- path < a file by name < any other single), ties broken by the keys so the order is strict.
 -- Shape verdict of a passing candidate X:
---   'covered by narrower exclusions'   every benign alert of X is removed by some narrower Y:
---                                      X is never emitted alongside them;
+--   'covered by narrower exclusions'   the benign decisions X removes beyond its narrower Ys (the
+--                                      residual) would not pass min_decisions and min_confidence on
+--                                      their own: X adds risk, not evidence, and is never emitted
+--                                      alongside them;
 --   'inside a broader recommendation'  X is a pair one of whose parts passes alone and is kept, or
 --                                      removes exactly the alerts of a kept candidate: that one
 --                                      already removes all of X's alerts;
@@ -22,19 +24,22 @@ SELECT
     row_number() OVER (ORDER BY tenant, rule_id, exclusion_kind, entity_type_1, entity_key_1,
                                 entity_type_2, entity_key_2) AS cid,
     tenant, rule_id, exclusion_kind, entity_type_1, entity_key_1, entity_type_2, entity_key_2, shape_rank,
+    decisions - benign_decisions AS true_positive_decisions,
     concat_ws(chr(31), entity_type_1, entity_key_1, coalesce(entity_type_2, ''), coalesce(entity_key_2, '')) AS tie_key
 FROM tuning_candidates_judged
 WHERE verdict = 'passes';
 
 CREATE OR REPLACE TEMP TABLE tuning_passing_alerts AS
 WITH alert_entity AS (
-    SELECT DISTINCT l.tenant, l.rule_id, l.system_alert_id, l.is_benign, e.entity_type, e.entity_key
+    SELECT DISTINCT
+        l.tenant, l.rule_id, l.system_alert_id, l.incident_number, l.is_benign AND l.is_evidence AS is_benign,
+        e.entity_type, e.entity_key
     FROM alert_labels AS l
     JOIN alert_entities AS e USING (tenant, system_alert_id)
     WHERE l.rule_id IS NOT NULL
       AND e.day >= getvariable('fit_end_day') - getvariable('fit_days') AND e.day < getvariable('fit_end_day')
 )
-SELECT p.cid, a1.tenant, a1.system_alert_id, a1.is_benign
+SELECT p.cid, a1.tenant, a1.system_alert_id, a1.incident_number, a1.is_benign
 FROM tuning_passing AS p
 JOIN alert_entity AS a1
     ON a1.tenant = p.tenant AND a1.rule_id = p.rule_id
@@ -72,22 +77,31 @@ same_alerts AS (
     JOIN sizes AS sy ON sy.cid = o.y_cid
     WHERE o.shared = sx.n AND o.shared = sy.n
 ),
-covered AS (
-    SELECT n.x_cid AS cid, count(DISTINCT xa.system_alert_id) AS covered_benign
+covered_alerts AS (
+    SELECT DISTINCT n.x_cid AS cid, xa.system_alert_id
     FROM narrower AS n
     JOIN tuning_passing_alerts AS xa ON xa.cid = n.x_cid AND xa.is_benign
     JOIN tuning_passing_alerts AS ya
         ON ya.cid = n.y_cid AND ya.tenant = xa.tenant AND ya.system_alert_id = xa.system_alert_id
-    GROUP BY n.x_cid
 ),
-benign AS (
-    SELECT cid, count(*) FILTER (WHERE is_benign) AS benign FROM tuning_passing_alerts GROUP BY cid
+-- the benign decisions only this candidate (not a narrower one) removes, and whether they alone
+-- would pass the same bars as the whole candidate
+residual AS (
+    SELECT
+        p.cid,
+        count(DISTINCT a.incident_number) FILTER (WHERE a.is_benign AND c.cid IS NULL) AS residual_benign_decisions
+    FROM tuning_passing AS p
+    JOIN tuning_passing_alerts AS a ON a.cid = p.cid
+    LEFT JOIN covered_alerts AS c ON c.cid = a.cid AND c.system_alert_id = a.system_alert_id
+    GROUP BY p.cid
 ),
 kept AS (
-    SELECT b.cid
-    FROM benign AS b
-    LEFT JOIN covered AS c USING (cid)
-    WHERE coalesce(c.covered_benign, 0) < b.benign
+    SELECT r.cid
+    FROM residual AS r
+    JOIN tuning_passing AS p USING (cid)
+    WHERE r.residual_benign_decisions >= getvariable('min_decisions')
+      AND beta_quantile(0.05, 1.0 + r.residual_benign_decisions, 1.0 + p.true_positive_decisions)
+          >= getvariable('min_confidence')
 ),
 shape AS (
     SELECT

@@ -10,6 +10,8 @@ SELECT
     entity_type_1, entity_key_1, entity_value_1, entity_type_2, entity_key_2, entity_value_2,
     labelled_alerts AS fitted_labelled_alerts,
     benign_alerts AS fitted_benign_alerts,
+    decisions AS fitted_decisions,
+    benign_decisions AS fitted_benign_decisions,
     confidence AS fitted_confidence,
     getvariable('fit_end_day') AS fit_end_day
 FROM tuning_exclusion_candidates

@@ -35,22 +35,32 @@ SELECT
     entity_type, entity_value, entity_key,
     entity_type_1, entity_key_1, entity_value_1, entity_type_2, entity_key_2, entity_value_2,
     alerts, labelled_alerts, benign_alerts, rule_true_positive_alerts, true_positive_alerts,
+    incidents, decisions, benign_decisions, rule_true_positive_decisions, automation_decisions, undetermined_incidents,
+    max_true_positives_per_30d,
     rule_alerts, alerts_removed_share, confidence,
     kql_exclusion(entity_type_1, entity_key_1, entity_type_2, entity_key_2) AS kql_exclusion,
     json_object(
         'rule_id', rule_id, 'entity_type', entity_type, 'entity_value', entity_value,
         'expires_on', strftime(expires_on, '%Y-%m-%d'),
-        'reason', format('{} of {} labelled alerts benign, none in any true positive', benign_alerts, labelled_alerts)
+        'reason', format('{} of {} decisions benign, none in any true positive', benign_decisions, decisions)
     ) AS watchlist_row,
     expires_on::DATE AS expires_on,
     format(
-        '{} of {} labelled alerts with {} were closed benign; none in any true positive; excluding it removes {}% of this rule''s alerts.',
-        benign_alerts, labelled_alerts, evidence_subject, round(100 * alerts_removed_share)::BIGINT
+        '{} of {} decisions ({} of {} labelled alerts) on incidents with {} were benign{}{}; none in any true '
+        'positive; at the 95% edge it could hide {} true positives per 30 days; excluding it removes {}% of this '
+        'rule''s alerts.',
+        benign_decisions, decisions, benign_alerts, labelled_alerts, evidence_subject,
+        CASE WHEN undetermined_incidents > 0 THEN format('; {} undetermined', undetermined_incidents) ELSE '' END,
+        CASE WHEN automation_decisions > 0
+            THEN format('; {} closed by automation, not counted', automation_decisions) ELSE '' END,
+        printf('%.1f', max_true_positives_per_30d), round(100 * alerts_removed_share)::BIGINT
     ) AS rationale,
     getvariable('as_of') AS as_of
 FROM described;
 
 COMMENT ON COLUMN tuning_recommendations.confidence IS
-    '5% quantile of Beta(1 + benign, 1 + true positives of this rule) over the labelled alerts carrying the exclusion: the lower end of its 90% credible interval of being benign.';
+    '5% quantile of Beta(1 + benign decisions, 1 + true-positive decisions of this rule) over the labelled incidents carrying the exclusion: the lower end of its 90% credible interval of a decision being benign.';
+COMMENT ON COLUMN tuning_recommendations.max_true_positives_per_30d IS
+    'Incidents carrying the exclusion per 30 days times (1 - confidence): true positives per 30 days it could hide at the 95% edge of the interval.';
 COMMENT ON COLUMN tuning_recommendations.true_positive_alerts IS
     'True-positive alerts of any rule of the tenant carrying the entity (or both entities of the pair); 0 for every recommendation (the visibility guard).';

@@ -152,6 +152,8 @@ def build(con: duckdb.DuckDBPyConnection, ctx: ModelContext) -> dict[str, int]:
             "exclusion_ttl_days": int(s.exclusion_ttl_days),
             "fit_days": int(s.fit_days),
             "max_removed_share": float(s.max_removed_share),
+            "automation_labels": bool(s.automation_labels),
+            "min_decisions": int(s.min_decisions),
         },
     )
     run_fit(con, backtest_start)

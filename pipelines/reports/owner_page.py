@@ -65,12 +65,15 @@ def _rule_section(rule: dict, recs: list[dict], entities: list[dict], backtest: 
         *(["<h3>Fix the rule logic</h3>", _findings_table(findings)] if findings else []),
         "<h3>Recommended exclusions</h3>",
         h.table(
-            ["kind", "entity type", "entity", "evidence", "confidence", "alerts removed",
-             "backtest", "expires", "KQL"],
-            [[r["exclusion_kind"], r["entity_type"], r["entity_value"], r["rationale"], _pct(r["confidence"]),
-              _pct(r["alerts_removed_share"]), _effect(r, backtest_days), r["expires_on"], r["kql_exclusion"]]
+            ["kind", "entity type", "entity", "decisions seen", "benign decisions",
+             "benign of labelled alerts", "true positives it could hide per 30 days (95% edge)", "evidence",
+             "alerts removed", "backtest", "expires", "KQL"],
+            [[r["exclusion_kind"], r["entity_type"], r["entity_value"], r["decisions"], r["benign_decisions"],
+              f"{r['benign_alerts']} of {r['labelled_alerts']}", f"{r['max_true_positives_per_30d']:.1f}",
+              r["rationale"], _pct(r["alerts_removed_share"]), _effect(r, backtest_days), r["expires_on"],
+              r["kql_exclusion"]]
              for r in recs],
-            code_cols=(8,),
+            code_cols=(11,),
         ),
     ]
     if backtest:

@@ -24,8 +24,9 @@ from pipelines.reports.owner_page import render_owner_page
 
 RECOMMENDATION_COLUMNS = (
     "tenant", "rule_id", "rule_name", "owner", "exclusion_kind", "entity_type", "entity_value", "entity_key",
+    "decisions", "benign_decisions", "undetermined_incidents", "automation_decisions", "max_true_positives_per_30d",
     "alerts", "labelled_alerts", "benign_alerts", "true_positive_alerts", "alerts_removed_share",
-    "confidence", "kql_exclusion", "expires_on", "rationale", "watchlist_row",
+    "kql_exclusion", "expires_on", "rationale", "watchlist_row",
 )
 WATCHLIST_COLUMNS = ("rule_id", "entity_type", "entity_value", "expires_on", "reason")
 
