@@ -52,7 +52,7 @@ def test_entity_in_one_true_positive_is_never_recommended_alone(world):
         "SELECT true_positive_alerts, verdict, recommended FROM tuning_exclusion_candidates "
         "WHERE rule_id = 'r1' AND exclusion_kind = 'single' AND entity_key_1 = 'contoso\\svc_backup'"
     )
-    assert guard == [{"true_positive_alerts": 1, "verdict": "fails guard: carried by a true positive",
+    assert guard == [{"true_positive_alerts": 1, "verdict": "fails guard: in a true-positive incident",
                       "recommended": False}]
 
 

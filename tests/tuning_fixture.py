@@ -3,6 +3,7 @@ filled alert by alert, each alert in its own incident unless told otherwise."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -35,7 +36,7 @@ class TuningFixture:
         self._alerts = 0
         self._incidents = 0
 
-    def alert(self, rule_id: str, day: int, entities: list[tuple[str, str, str]], label: str | None,
+    def alert(self, rule_id: str, day: int, entities: list[tuple], label: str | None,
               tenant: str = "t1", rule_name: str | None = None, incident: int | None = None,
               closed_by: str = "analyst@contoso.com") -> str:
         """One alert of `rule_id` on START + day, in its own incident closed as `label` (None = open)."""
@@ -47,11 +48,12 @@ class TuningFixture:
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             [tenant, when.date(), alert_id, when, rule_name or f"Rule {rule_id}", rule_id, rule_name or f"Rule {rule_id}"],
         )
-        for i, (etype, key, value) in enumerate(entities):
+        for i, (etype, key, value, *props) in enumerate(entities):
+            # an optional fourth item: the entity's own properties (Name, NTDomain, Sid, …)
             self.con.execute(
                 "INSERT INTO alert_entities (tenant, day, system_alert_id, entity_ordinal, entity_type, entity_key, "
-                "entity_value) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [tenant, when.date(), alert_id, i, etype, key, value],
+                "entity_value, properties) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [tenant, when.date(), alert_id, i, etype, key, value, json.dumps(props[0]) if props else None],
             )
         if incident is None:
             self._incidents += 1

@@ -8,7 +8,8 @@
 -- (true_positive | benign_positive | false_positive), read from incident_history (every version;
 -- `day` is the UTC day of LastModifiedTime), so with the live cut-off this is the latest state.
 -- Open or undetermined incidents, and alerts with no incident, are unlabelled (label NULL). Membership comes from the latest alert bridge
--- (incident_alerts); an alert in several incidents (merges) takes the most recently modified one.
+-- (incident_alerts); an alert in several incidents (merges) is a true positive if any of them is,
+-- else it takes the most recently modified one.
 -- Alerts without an analytic rule id are kept: their true positives still guard exclusions.
 -- Fit window: the fit_days days before the cut-off ([tuning] fit_days, 90). Rules and environments
 -- drift, so older labels say little about next month's alerts, and a window keeps the nightly cost
@@ -58,9 +59,11 @@ alert_incident AS (
     FROM window_bridge AS ia
     JOIN incident_as_of AS i USING (tenant, incident_number)
     LEFT JOIN incident_closer AS c USING (tenant, incident_number)
+    -- a true positive wins: an alert merged into a benign incident stays the attack it was
     QUALIFY row_number() OVER (
         PARTITION BY ia.tenant, ia.system_alert_id
-        ORDER BY i.last_modified_time DESC NULLS LAST, i.incident_number DESC
+        ORDER BY coalesce(i.classification = 'true_positive', false) DESC, i.last_modified_time DESC NULLS LAST,
+                 i.incident_number DESC
     ) = 1
 ),
 labelled AS (

@@ -13,8 +13,9 @@
 -- "a decision on an incident carrying it is benign", Beta(1 + benign decisions, 1 + true-positive
 -- decisions of this rule), i.e. a uniform prior. Deliberately not the tenant's fitted prior: an exclusion hides future alerts, so
 -- its own evidence must carry it; a noisy rule's reputation must not vouch for an entity.
--- Guard: no true-positive alert of the tenant, of any rule or none, carries the entity (or both
--- entities of the pair) before the cut-off.
+-- Guard: no true-positive incident of the tenant, ever before the cut-off, of any rule or none,
+-- holds the entity (or both entities of the pair, in any of its alerts), accounts compared by
+-- identity across their forms (27-29_*.sql).
 -- Subject guard (singles only): an entity that is the rule's subject is never an exclusion alone:
 -- a literal of the rule's query text (tuning_rule_query_literals), or a pattern of
 -- tuning_subject_patterns (the never-alone list models/tuning/never_alone.csv, tier-0 host globs
@@ -102,21 +103,28 @@ pair_counts AS (
     GROUP BY a.tenant, a.rule_id, a.entity_type, a.entity_key, b.entity_type, b.entity_key
     HAVING count(*) FILTER (WHERE a.is_evidence) >= getvariable('min_labelled_alerts')
 ),
+-- the guard keys of the candidates' entities: the account identity for accounts (27/28)
+keyed AS (
+    SELECT s.tenant, s.entity_type, s.entity_key, guard_key(s.entity_type, s.entity_key, i.identity) AS guard_key
+    FROM (SELECT DISTINCT tenant, entity_type, entity_key FROM single_counts) AS s
+    LEFT JOIN tuning_account_identity AS i
+        ON i.tenant = s.tenant AND i.form = s.entity_key AND s.entity_type = 'account'
+),
 tp_entity AS (
-    SELECT tenant, entity_type, entity_key, count(*) AS true_positive_alerts
-    FROM alert_entity
-    WHERE is_true_positive
-    GROUP BY ALL
+    SELECT k.tenant, k.entity_type, k.entity_key, g.true_positive_incidents, g.true_positive_alerts
+    FROM keyed AS k
+    JOIN tuning_tp_guard_entities AS g USING (tenant, entity_type, guard_key)
 ),
 tp_pair AS (
     SELECT
-        a.tenant, a.entity_type AS entity_type_1, a.entity_key AS entity_key_1,
-        b.entity_type AS entity_type_2, b.entity_key AS entity_key_2, count(*) AS true_positive_alerts
-    FROM alert_entity AS a
-    JOIN alert_entity AS b
-        ON b.tenant = a.tenant AND b.system_alert_id = a.system_alert_id AND b.entity_type > a.entity_type
-    WHERE a.is_true_positive
-    GROUP BY ALL
+        p.tenant, p.entity_type_1, p.entity_key_1, p.entity_type_2, p.entity_key_2,
+        g.true_positive_incidents, g.true_positive_alerts
+    FROM (SELECT DISTINCT tenant, entity_type_1, entity_key_1, entity_type_2, entity_key_2 FROM pair_counts) AS p
+    JOIN keyed AS k1 ON k1.tenant = p.tenant AND k1.entity_type = p.entity_type_1 AND k1.entity_key = p.entity_key_1
+    JOIN keyed AS k2 ON k2.tenant = p.tenant AND k2.entity_type = p.entity_type_2 AND k2.entity_key = p.entity_key_2
+    JOIN tuning_tp_guard_pairs AS g
+        ON g.tenant = p.tenant AND g.entity_type_1 = p.entity_type_1 AND g.guard_key_1 = k1.guard_key
+        AND g.entity_type_2 = p.entity_type_2 AND g.guard_key_2 = k2.guard_key
 ),
 subject AS (
     SELECT s.tenant, s.rule_id, s.entity_type, s.entity_key, min(m.reason) AS subject_reason
@@ -145,6 +153,7 @@ candidates AS (
         s.incidents, s.decisions, s.benign_decisions, s.rule_true_positive_decisions, s.automation_decisions,
         s.undetermined_incidents,
         coalesce(t.true_positive_alerts, 0) AS true_positive_alerts,
+        coalesce(t.true_positive_incidents, 0) AS true_positive_incidents,
         g.subject_reason
     FROM single_counts AS s
     LEFT JOIN tp_entity AS t USING (tenant, entity_type, entity_key)
@@ -159,6 +168,7 @@ candidates AS (
         p.incidents, p.decisions, p.benign_decisions, p.rule_true_positive_decisions, p.automation_decisions,
         p.undetermined_incidents,
         coalesce(t.true_positive_alerts, 0),
+        coalesce(t.true_positive_incidents, 0),
         NULL::VARCHAR
     FROM pair_counts AS p
     LEFT JOIN tp_pair AS t USING (tenant, entity_type_1, entity_key_1, entity_type_2, entity_key_2)
@@ -196,7 +206,7 @@ judged AS (
         *,
         CASE
             WHEN subject_reason IS NOT NULL THEN 'fails subject guard: ' || subject_reason
-            WHEN true_positive_alerts > 0 THEN 'fails guard: carried by a true positive'
+            WHEN true_positive_incidents > 0 THEN 'fails guard: in a true-positive incident'
             WHEN decisions < getvariable('min_decisions') THEN 'too few decisions'
             WHEN confidence < getvariable('min_confidence') THEN 'confidence below threshold'
             WHEN is_broad_shape AND alerts_removed_share > getvariable('max_removed_share')

@@ -34,7 +34,7 @@ SELECT
     tenant, rule_id, rule_name, owner, exclusion_kind,
     entity_type, entity_value, entity_key,
     entity_type_1, entity_key_1, entity_value_1, entity_type_2, entity_key_2, entity_value_2,
-    alerts, labelled_alerts, benign_alerts, rule_true_positive_alerts, true_positive_alerts,
+    alerts, labelled_alerts, benign_alerts, rule_true_positive_alerts, true_positive_alerts, true_positive_incidents,
     incidents, decisions, benign_decisions, rule_true_positive_decisions, automation_decisions, undetermined_incidents,
     max_true_positives_per_30d,
     rule_alerts, alerts_removed_share, confidence,
@@ -62,5 +62,5 @@ COMMENT ON COLUMN tuning_recommendations.confidence IS
     '5% quantile of Beta(1 + benign decisions, 1 + true-positive decisions of this rule) over the labelled incidents carrying the exclusion: the lower end of its 90% credible interval of a decision being benign.';
 COMMENT ON COLUMN tuning_recommendations.max_true_positives_per_30d IS
     'Incidents carrying the exclusion per 30 days times (1 - confidence): true positives per 30 days it could hide at the 95% edge of the interval.';
-COMMENT ON COLUMN tuning_recommendations.true_positive_alerts IS
-    'True-positive alerts of any rule of the tenant carrying the entity (or both entities of the pair); 0 for every recommendation (the visibility guard).';
+COMMENT ON COLUMN tuning_recommendations.true_positive_incidents IS
+    'True-positive incidents of the tenant, ever, of any rule, holding the entity (both parts of a pair, in any of their alerts; accounts by identity); 0 for every recommendation (the visibility guard).';

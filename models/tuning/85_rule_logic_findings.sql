@@ -10,15 +10,16 @@ SELECT
     c.tenant, c.rule_id, r.rule_name, r.owner,
     c.entity_type_1 AS entity_type, c.entity_key_1 AS entity_key, c.entity_value_1 AS entity_value,
     c.alerts, c.labelled_alerts, c.benign_alerts, c.rule_true_positive_alerts, c.true_positive_alerts,
+    c.true_positive_incidents, c.decisions, c.benign_decisions,
     c.rule_alerts, c.alerts_removed_share, c.confidence, c.subject_reason,
     format(
-        'The rule''s logic is noisy for {} {}: it is in {}% of the rule''s alerts ({} of {}), {} of {} labelled '
-        'alerts with it were closed benign{}. Excluding it would switch most of the rule off; fix the query '
+        'The rule''s logic is noisy for {} {}: it is in {}% of the rule''s alerts ({} of {}), {} of {} decisions '
+        '({} of {} labelled alerts) with it were benign{}. Excluding it would switch most of the rule off; fix the query '
         'instead (narrow what it matches for this {}).',
         c.entity_type_1, c.entity_value_1, round(100 * c.alerts_removed_share)::BIGINT, c.alerts, c.rule_alerts,
-        c.benign_alerts, c.labelled_alerts,
-        CASE WHEN c.true_positive_alerts > 0
-            THEN format(', and {} true-positive alerts of the tenant carry it', c.true_positive_alerts)
+        c.benign_decisions, c.decisions, c.benign_alerts, c.labelled_alerts,
+        CASE WHEN c.true_positive_incidents > 0
+            THEN format(', and {} true-positive incidents of the tenant hold it', c.true_positive_incidents)
             ELSE '' END,
         c.entity_type_1
     ) AS finding,

@@ -27,7 +27,10 @@ from models.tuning.prior import fit_beta_prior
 
 HERE = Path(__file__).resolve().parent
 FIT_FILES = ("10_alert_labels.sql", "20_rule_label_counts.sql", "25_rule_query_literals.sql",
+             "27_account_identities.sql", "28_account_identity_step.sql", "29_true_positive_guard.sql",
              "30_exclusion_candidates.sql", "35_exclusion_shapes.sql")
+# label propagation over account forms converges in (longest chain of linked forms) steps
+MAX_IDENTITY_STEPS = 50
 NEVER_ALONE = HERE / "never_alone.csv"
 PUBLISHED = (
     "alert_labels",
@@ -44,7 +47,9 @@ PUBLISHED = (
 # and the held-out fit's exclusions (published through tuning_backtest_exclusions).
 SCRATCH = ("tuning_rule_label_counts", "tuning_backtest_fitted", "tuning_rule_queries",
            "tuning_rule_query_literals", "tuning_subject_patterns", "tuning_candidates_judged", "tuning_passing",
-           "tuning_passing_alerts")
+           "tuning_passing_alerts", "tuning_tp_alerts", "tuning_account_forms", "tuning_account_edges",
+           "tuning_account_identity", "tuning_account_identity_next", "tuning_account_identity_changes",
+           "tuning_tp_incident_entities", "tuning_tp_guard_entities", "tuning_tp_guard_pairs")
 
 
 def _beta_quantile(q: pa.Array, a: pa.Array, b: pa.Array) -> pa.Array:
@@ -125,7 +130,19 @@ def run_fit(con: duckdb.DuckDBPyConnection, fit_end_day: date) -> None:
     for name in FIT_FILES:
         if name.startswith("30_"):
             fit_priors(con)
+        if name.startswith("28_"):
+            merge_account_identities(con, name)
+            continue
         _run(con, name)
+
+
+def merge_account_identities(con: duckdb.DuckDBPyConnection, step_file: str) -> None:
+    """Repeat the label-propagation step until no account form changes identity."""
+    for _ in range(MAX_IDENTITY_STEPS):
+        _run(con, step_file)
+        if not con.execute("SELECT changed FROM tuning_account_identity_changes").fetchall()[0][0]:
+            return
+    raise RuntimeError(f"account identities did not converge in {MAX_IDENTITY_STEPS} steps")
 
 
 def _run(con: duckdb.DuckDBPyConnection, name: str) -> None:

@@ -27,10 +27,11 @@ def _effect(rec: dict, backtest_days: int) -> str:
 
 def _findings_table(findings: list[dict]) -> str:
     return h.table(
-        ["entity type", "entity", "share of the rule's alerts", "alerts", "benign of labelled",
-         "true-positive alerts carrying it", "subject of the rule", "finding"],
+        ["entity type", "entity", "share of the rule's alerts", "alerts", "benign decisions",
+         "true-positive incidents holding it", "subject of the rule", "finding"],
         [[f["entity_type"], f["entity_value"], _pct(f["alerts_removed_share"]), f"{f['alerts']} of {f['rule_alerts']}",
-          f"{f['benign_alerts']} of {f['labelled_alerts']}", f["true_positive_alerts"], f["subject_reason"] or "",
+          f"{f['benign_decisions']} of {f['decisions']} decisions", f["true_positive_incidents"],
+          f["subject_reason"] or "",
           f["finding"]] for f in findings],
     )
 
@@ -127,10 +128,10 @@ def render_owner_page(owner: str, as_of: date, rules: list[dict], recs: dict, en
                 "muted",
             ),
             h.table(
-                ["rule", "entity type", "entity", "share of the rule's alerts", "benign of labelled",
-                 "true-positive alerts carrying it", "finding"],
+                ["rule", "entity type", "entity", "share of the rule's alerts", "benign decisions",
+                 "true-positive incidents holding it", "finding"],
                 [[f["rule_name"] or f["rule_id"], f["entity_type"], f["entity_value"], _pct(f["alerts_removed_share"]),
-                  f"{f['benign_alerts']} of {f['labelled_alerts']}", f["true_positive_alerts"], f["finding"]]
+                  f"{f['benign_decisions']} of {f['decisions']}", f["true_positive_incidents"], f["finding"]]
                  for f in owner_findings],
             ),
         ))
