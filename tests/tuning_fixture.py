@@ -38,15 +38,17 @@ class TuningFixture:
 
     def alert(self, rule_id: str, day: int, entities: list[tuple], label: str | None,
               tenant: str = "t1", rule_name: str | None = None, incident: int | None = None,
-              closed_by: str = "analyst@contoso.com") -> str:
+              closed_by: str = "analyst@contoso.com", product: bool = False) -> str:
         """One alert of `rule_id` on START + day, in its own incident closed as `label` (None = open)."""
         self._alerts += 1
         alert_id = f"a{self._alerts:05d}"
         when = datetime.combine(START + timedelta(days=day), datetime.min.time(), UTC) + timedelta(hours=9)
+        # an analytic rule's alert names its rule id; a product alert (product=True) names none
         self.con.execute(
-            "INSERT INTO alerts (tenant, day, system_alert_id, time_generated, alert_name, rule_id, rule_name) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [tenant, when.date(), alert_id, when, rule_name or f"Rule {rule_id}", rule_id, rule_name or f"Rule {rule_id}"],
+            "INSERT INTO alerts (tenant, day, system_alert_id, time_generated, alert_name, rule_id, rule_ids, "
+            "rule_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [tenant, when.date(), alert_id, when, rule_name or f"Rule {rule_id}", rule_id,
+             [] if product else [rule_id], rule_name or f"Rule {rule_id}"],
         )
         for i, (etype, key, value, *props) in enumerate(entities):
             # an optional fourth item: the entity's own properties (Name, NTDomain, Sid, …)

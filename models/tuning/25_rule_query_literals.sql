@@ -19,6 +19,15 @@ WHERE rule_id IS NOT NULL
   AND extended_properties ->> 'Query' IS NOT NULL
 GROUP BY tenant, rule_id;
 
+-- tuning_analytic_rules: the rules whose alerts name an analytic rule (Sentinel scheduled / NRT
+-- rules, ExtendedProperties "Analytic Rule Ids"); the other rule ids are product alerts (Defender,
+-- Entra ID Protection, …), which have no query a KQL clause could be pasted into.
+CREATE OR REPLACE TEMP TABLE tuning_analytic_rules AS
+SELECT DISTINCT tenant, rule_id
+FROM alerts
+WHERE rule_id IS NOT NULL AND len(rule_ids) > 0
+  AND day < getvariable('fit_end_day') AND day >= getvariable('fit_end_day') - getvariable('fit_days');
+
 CREATE OR REPLACE TEMP TABLE tuning_rule_query_literals AS
 WITH quoted AS (
     SELECT tenant, rule_id, unnest(regexp_extract_all(query_text, $$'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"$$)) AS token

@@ -4,15 +4,19 @@
 -- Why: the backtest must score exclusions chosen without the days it scores them on; the next
 -- (live) fit replaces the shared fit tables, so the held-out fit's verdicts are kept here.
 -- TEMP, not published: every column reaches analysts through tuning_backtest_exclusions (x.*).
+-- deployed_clause: the KQL clause the owner would paste (NULL for a rule without a query, i.e. a
+-- product alert, or an entity with no stable column: then the watchlist row, entity equality).
 CREATE OR REPLACE TEMP TABLE tuning_backtest_fitted AS
 SELECT
     tenant, rule_id, exclusion_kind,
     entity_type_1, entity_key_1, entity_value_1, entity_type_2, entity_key_2, entity_value_2,
+    CASE WHEN rule_id IN (SELECT rule_id FROM tuning_analytic_rules AS a WHERE a.tenant = c.tenant)
+        THEN kql_exclusion(entity_type_1, entity_key_1, entity_type_2, entity_key_2) END AS deployed_clause,
     labelled_alerts AS fitted_labelled_alerts,
     benign_alerts AS fitted_benign_alerts,
     decisions AS fitted_decisions,
     benign_decisions AS fitted_benign_decisions,
     confidence AS fitted_confidence,
     getvariable('fit_end_day') AS fit_end_day
-FROM tuning_exclusion_candidates
+FROM tuning_exclusion_candidates AS c
 WHERE recommended;

@@ -12,16 +12,34 @@ SELECT *
 FROM alert_labels
 WHERE rule_id IS NOT NULL AND day >= getvariable('backtest_start') AND day <= getvariable('as_of');
 
--- Matched from the held-out alerts' own entities (their day range lets the scan skip older row
--- groups; an alert's entity rows carry its day), entity equality first: the cost follows the
--- held-out days, not the history or alerts × exclusions.
+-- What the paste would do: each fitted exclusion's deployed clause (40_backtest_exclusions.sql) is
+-- evaluated by models/tuning/kql_eval.py on the query rows of the held-out alerts of its rule,
+-- built from their own entities (their day range lets the scan skip older row groups; an alert's
+-- entity rows carry its day). An exclusion without a clause (no query, no stable column) is applied
+-- as its watchlist row would be: entity equality. The cost follows the held-out days times the
+-- rule's exclusions, not the history.
 CREATE OR REPLACE TEMP TABLE backtest_entities AS
-SELECT DISTINCT e.tenant, e.system_alert_id, b.rule_id, e.entity_type, e.entity_key
+SELECT DISTINCT e.tenant, e.system_alert_id, b.rule_id, e.entity_type, e.entity_key, e.entity_value,
+       e.properties::VARCHAR AS properties
 FROM alert_entities AS e
 JOIN backtest_alerts AS b ON b.tenant = e.tenant AND b.system_alert_id = e.system_alert_id
 WHERE e.day >= getvariable('backtest_start') AND e.day <= getvariable('as_of');
 
+CREATE OR REPLACE TEMP TABLE backtest_alert_rows AS
+SELECT
+    tenant, system_alert_id, rule_id,
+    to_json(list({'entity_type': entity_type, 'entity_key': entity_key, 'entity_value': entity_value,
+                  'properties': properties} ORDER BY entity_type, entity_key))::VARCHAR AS entities
+FROM backtest_entities
+GROUP BY ALL;
+
 CREATE OR REPLACE TEMP TABLE backtest_matches AS
+SELECT r.tenant, r.system_alert_id, r.rule_id, x.exclusion_kind,
+       x.entity_type_1, x.entity_key_1, x.entity_type_2, x.entity_key_2
+FROM backtest_alert_rows AS r
+JOIN tuning_backtest_fitted AS x ON x.tenant = r.tenant AND x.rule_id = r.rule_id
+WHERE x.deployed_clause IS NOT NULL AND kql_clause_removes(x.deployed_clause, r.entities)
+UNION ALL
 SELECT e1.tenant, e1.system_alert_id, e1.rule_id, x.exclusion_kind,
        x.entity_type_1, x.entity_key_1, x.entity_type_2, x.entity_key_2
 FROM backtest_entities AS e1
@@ -31,7 +49,7 @@ JOIN tuning_backtest_fitted AS x
 LEFT JOIN backtest_entities AS e2
     ON e2.tenant = e1.tenant AND e2.system_alert_id = e1.system_alert_id
     AND e2.entity_type = x.entity_type_2 AND e2.entity_key = x.entity_key_2
-WHERE x.exclusion_kind = 'single' OR e2.system_alert_id IS NOT NULL;
+WHERE x.deployed_clause IS NULL AND (x.exclusion_kind = 'single' OR e2.system_alert_id IS NOT NULL);
 
 CREATE OR REPLACE TEMP TABLE backtest_removed AS
 SELECT DISTINCT tenant, system_alert_id

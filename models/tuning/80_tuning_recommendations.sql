@@ -5,8 +5,9 @@
 -- entity_type / entity_key / entity_value name the whole exclusion ('account+host',
 -- 'contoso\svc_backup + srv-backup01'); the _1 / _2 columns hold the parts (_2 NULL for a single).
 -- kql_exclusion comes from models/tuning/kql.py (literal escaping and the entity-to-column map
--- live there, once); NULL when the entity type has no mapped column or a value cannot be written
--- as a KQL literal, in which case the watchlist row is the way to apply it.
+-- live there, once); NULL when the entity type has no stable column, a value cannot be written
+-- as a KQL literal, or the rule is a product alert with no query (has_rule_query false), in which
+-- case the watchlist row (or, later, the product's own tuning) is the way to apply it.
 CREATE OR REPLACE TABLE tuning_recommendations AS
 WITH rules AS (
     SELECT tenant, rule_id, rule_name, owner FROM rule_noise
@@ -25,9 +26,11 @@ described AS (
         CASE WHEN c.exclusion_kind = 'single' THEN c.entity_type_1 || ' ' || c.entity_value_1
              ELSE c.entity_type_1 || ' ' || c.entity_value_1 || ' and ' || c.entity_type_2 || ' ' || c.entity_value_2
         END AS evidence_subject,
-        getvariable('as_of') + to_days(getvariable('exclusion_ttl_days')) AS expires_on
+        getvariable('as_of') + to_days(getvariable('exclusion_ttl_days')) AS expires_on,
+        q.rule_id IS NOT NULL AS has_rule_query
     FROM tuning_exclusion_candidates AS c
     JOIN rules AS r USING (tenant, rule_id)
+    LEFT JOIN tuning_analytic_rules AS q USING (tenant, rule_id)
     WHERE c.recommended
 )
 SELECT
@@ -38,7 +41,9 @@ SELECT
     incidents, decisions, benign_decisions, rule_true_positive_decisions, automation_decisions, undetermined_incidents,
     max_true_positives_per_30d,
     rule_alerts, alerts_removed_share, confidence,
-    kql_exclusion(entity_type_1, entity_key_1, entity_type_2, entity_key_2) AS kql_exclusion,
+    CASE WHEN has_rule_query THEN kql_exclusion(entity_type_1, entity_key_1, entity_type_2, entity_key_2)
+    END AS kql_exclusion,
+    has_rule_query,
     json_object(
         'rule_id', rule_id, 'entity_type', entity_type, 'entity_value', entity_value,
         'expires_on', strftime(expires_on, '%Y-%m-%d'),

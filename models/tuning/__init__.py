@@ -12,17 +12,19 @@ exclusions it scores were chosen by exactly the live logic, without the days the
 from __future__ import annotations
 
 import csv
+import json
 from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pyarrow as pa
-from duckdb.sqltypes import DOUBLE, VARCHAR
+from duckdb.sqltypes import BOOLEAN, DOUBLE, VARCHAR
 
 from models.runner import ModelContext, run_sql_file, set_params
 from models.tuning.beta import beta_ppf
 from models.tuning.kql import kql_exclusion
+from models.tuning.kql_eval import clause_removes
 from models.tuning.prior import fit_beta_prior
 
 HERE = Path(__file__).resolve().parent
@@ -49,7 +51,7 @@ SCRATCH = ("tuning_rule_label_counts", "tuning_backtest_fitted", "tuning_rule_qu
            "tuning_rule_query_literals", "tuning_subject_patterns", "tuning_candidates_judged", "tuning_passing",
            "tuning_passing_alerts", "tuning_tp_alerts", "tuning_account_forms", "tuning_account_edges",
            "tuning_account_identity", "tuning_account_identity_next", "tuning_account_identity_changes",
-           "tuning_tp_incident_entities", "tuning_tp_guard_entities", "tuning_tp_guard_pairs")
+           "tuning_tp_incident_entities", "tuning_tp_guard_entities", "tuning_tp_guard_pairs", "tuning_analytic_rules")
 
 
 def _beta_quantile(q: pa.Array, a: pa.Array, b: pa.Array) -> pa.Array:
@@ -61,9 +63,17 @@ def _beta_quantile(q: pa.Array, a: pa.Array, b: pa.Array) -> pa.Array:
     return pa.array(out, mask=~valid)
 
 
+def _clause_removes(clause: str | None, entities_json: str | None) -> bool:
+    """Whether the deployed clause drops an alert, from its entities (JSON list of
+    {entity_type, entity_key, entity_value, properties})."""
+    if clause is None or entities_json is None:
+        return False
+    return clause_removes(clause, json.loads(entities_json))
+
+
 def register_functions(con: duckdb.DuckDBPyConnection, settings) -> None:
     """The scalar functions the tuning SQL calls: Beta quantiles, KQL clauses, rule owners."""
-    for name in ("beta_quantile", "kql_exclusion", "rule_owner"):
+    for name in ("beta_quantile", "kql_exclusion", "kql_clause_removes", "rule_owner"):
         try:
             con.remove_function(name)
         except duckdb.Error:
@@ -71,6 +81,9 @@ def register_functions(con: duckdb.DuckDBPyConnection, settings) -> None:
     con.create_function("beta_quantile", _beta_quantile, [DOUBLE, DOUBLE, DOUBLE], DOUBLE, type="arrow")
     con.create_function(
         "kql_exclusion", kql_exclusion, [VARCHAR, VARCHAR, VARCHAR, VARCHAR], VARCHAR, null_handling="special"
+    )
+    con.create_function(
+        "kql_clause_removes", _clause_removes, [VARCHAR, VARCHAR], BOOLEAN, null_handling="special"
     )
     con.create_function(
         "rule_owner", lambda rule_id, rule_name: settings.owner_of(rule_id or "", rule_name or ""),
