@@ -67,8 +67,8 @@ def test_hostile_values_are_escaped_in_the_html(published):
 
 def test_broad_entities_above_the_cap_are_rule_logic_findings_not_exclusions(published):
     _, con, paths = published
-    [finding] = con.execute("SELECT rule_id, entity_key, alerts_removed_share, benign_alerts FROM "
-                            "tuning_rule_logic_findings").fetchall()
+    [finding] = con.execute("SELECT rule_id, entity_key_1, alerts_removed_share, benign_alerts FROM "
+                            "tuning_exclusion_candidates WHERE is_rule_logic_finding").fetchall()
     assert finding == ("r3", HOSTILE_HOST.lower(), 1.0, 20)
     assert con.execute("SELECT count(*) FROM tuning_recommendations WHERE rule_id = 'r3'").fetchall() == [(0,)]
     page = next(p for p in paths if p.name == "secops.html").read_text()

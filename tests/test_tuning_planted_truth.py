@@ -218,7 +218,8 @@ def test_the_living_off_the_land_attacks_fall_in_the_backtest_window(warehouse):
 
 def test_broad_entities_above_the_cap_become_rule_logic_findings(warehouse):
     findings = warehouse.execute(
-        "SELECT rule_id, entity_type, entity_key, alerts_removed_share FROM tuning_rule_logic_findings WHERE tenant = ?",
+        "SELECT rule_id, entity_type_1, entity_key_1, alerts_removed_share FROM tuning_exclusion_candidates "
+        "WHERE tenant = ? AND is_rule_logic_finding AND rule_logic_finding LIKE '%fix the query%'",
         [TENANT.name]).fetchall()
     vss = next(t for t in _tuning_truth() if t["kind"] == "never_alone" and t["entity_key"].endswith("vssadmin.exe"))
     assert (vss["rule_id"], "file", vss["entity_key"]) in {f[:3] for f in findings}

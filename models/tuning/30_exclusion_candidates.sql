@@ -24,7 +24,7 @@
 -- UPN suffix); `\` in keys and patterns is a plain character. It may still be part of a pair.
 -- Removed-share cap: a broad shape (a file, an account or a host alone) that would remove more than
 -- max_removed_share of the rule's alerts is not an exclusion but a rule-logic finding
--- (is_rule_logic_finding, published in tuning_rule_logic_findings); narrow shapes (a command line,
+-- (is_rule_logic_finding, with its text in rule_logic_finding from 35_exclusion_shapes.sql); narrow shapes (a command line,
 -- a pair) are judged on their own evidence.
 -- Which passing candidates are recommended (the narrowest shape) is decided in 35_exclusion_shapes.sql.
 CREATE OR REPLACE TEMP MACRO subject_name(etype, ekey) AS CASE

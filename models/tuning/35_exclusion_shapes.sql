@@ -125,7 +125,19 @@ shape AS (
 SELECT
     j.*,
     s.shape_verdict,
-    coalesce(s.shape_verdict = 'narrowest', false) AS recommended
+    coalesce(s.shape_verdict = 'narrowest', false) AS recommended,
+    -- the owner report's "Fix the rule logic" finding (30_exclusion_candidates.sql, removed-share cap)
+    CASE WHEN j.is_rule_logic_finding THEN format(
+        'The rule''s logic is noisy for {} {}: it is in {}% of the rule''s alerts ({} of {}), {} of {} decisions '
+        '({} of {} labelled alerts) with it were benign{}. Excluding it would switch most of the rule off; fix the '
+        'query instead (narrow what it matches for this {}).',
+        j.entity_type_1, j.entity_value_1, round(100 * j.alerts_removed_share)::BIGINT, j.alerts, j.rule_alerts,
+        j.benign_decisions, j.decisions, j.benign_alerts, j.labelled_alerts,
+        CASE WHEN j.true_positive_incidents > 0
+            THEN format(', and {} true-positive incidents of the tenant hold it', j.true_positive_incidents)
+            ELSE '' END,
+        j.entity_type_1
+    ) END AS rule_logic_finding
 FROM tuning_candidates_judged AS j
 LEFT JOIN shape AS s
     ON s.tenant = j.tenant AND s.rule_id = j.rule_id AND s.exclusion_kind = j.exclusion_kind

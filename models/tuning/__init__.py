@@ -43,7 +43,6 @@ PUBLISHED = (
     "tuning_backtest",
     "tuning_backtest_exclusions",
     "tuning_rule_priors",
-    "tuning_rule_logic_findings",
 )
 # Scratch of the build (TEMP tables, never published): the per-rule counts the prior is fitted on,
 # and the held-out fit's exclusions (published through tuning_backtest_exclusions).
@@ -190,7 +189,7 @@ def build(con: duckdb.DuckDBPyConnection, ctx: ModelContext) -> dict[str, int]:
     _run(con, "40_backtest_exclusions.sql")
     run_fit(con, ctx.as_of + timedelta(days=1))
     for name in ("50_tuning_backtest.sql", "60_rule_noise.sql", "70_rule_top_entities.sql",
-                 "80_tuning_recommendations.sql", "85_rule_logic_findings.sql"):
+                 "80_tuning_recommendations.sql"):
         _run(con, name)
     drop_scratch(con)
     # fetchall, not fetchone: duckdb 2 keeps a half-read result open and refuses con.sql() after it

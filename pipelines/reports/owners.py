@@ -63,12 +63,20 @@ def _load(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict]]:
             "WHERE rule_id IS NOT NULL GROUP BY ALL ORDER BY day",
         ),
     }
-    # warehouses published before the removed-share cap have no findings table
-    data["findings"] = (
-        _rows(con, "SELECT * FROM tuning_rule_logic_findings ORDER BY tenant, rule_id, alerts_removed_share DESC, "
-                   "entity_key")
-        if _has_table(con, "tuning_rule_logic_findings") else []
-    )
+    # warehouses published before the removed-share cap have no finding column
+    has_findings = con.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'tuning_exclusion_candidates' "
+        "AND column_name = 'rule_logic_finding'"
+    ).fetchall()[0][0]
+    data["findings"] = _rows(
+        con,
+        "SELECT c.tenant, c.rule_id, r.rule_name, c.entity_type_1 AS entity_type, c.entity_key_1 AS entity_key, "
+        "c.entity_value_1 AS entity_value, c.alerts, c.rule_alerts, c.alerts_removed_share, c.decisions, "
+        "c.benign_decisions, c.labelled_alerts, c.benign_alerts, c.true_positive_incidents, c.subject_reason, "
+        "c.rule_logic_finding AS finding FROM tuning_exclusion_candidates AS c JOIN rule_noise AS r "
+        "USING (tenant, rule_id) WHERE c.is_rule_logic_finding "
+        "ORDER BY c.tenant, c.rule_id, c.alerts_removed_share DESC, c.entity_key_1",
+    ) if has_findings else []
     return data
 
 
