@@ -79,6 +79,7 @@ class Settings:
     min_decisions: int = 5
     min_confidence: float = 0.8
     backtest_days: int = 14
+    backtest_origins: int = 3
     exclusion_ttl_days: int = 90
     fit_days: int = 90
     triage_minutes_per_incident: float = 30.0
@@ -297,6 +298,7 @@ def parse(doc: dict, base_dir: Path, source_path: str = "", home_override: str |
         min_decisions=_positive(_get(tu, "min_decisions", int, "[tuning]", 5), "min_decisions", "[tuning]"),
         min_confidence=min_conf,
         backtest_days=_positive(_get(tu, "backtest_days", int, "[tuning]", 14), "backtest_days", "[tuning]"),
+        backtest_origins=_positive(_get(tu, "backtest_origins", int, "[tuning]", 3), "backtest_origins", "[tuning]"),
         exclusion_ttl_days=_positive(_get(tu, "exclusion_ttl_days", int, "[tuning]", 90), "exclusion_ttl_days", "[tuning]"),
         fit_days=_positive(_get(tu, "fit_days", int, "[tuning]", 90), "fit_days", "[tuning]"),
         triage_minutes_per_incident=_positive(

@@ -177,15 +177,20 @@ def test_nothing_recommended_appears_in_a_true_positive_incident(warehouse):
     assert not [r for r in recs if r["exclusion_kind"] == "single" and (r["entity_type_1"], r["entity_key_1"]) in never]
 
 
-def test_backtest_removes_no_true_positive(warehouse):
+def test_backtest_removes_no_true_positive_in_any_origin(warehouse):
     rows = warehouse.execute(
-        "SELECT alerts_removed, true_positive_alerts_removed FROM tuning_backtest WHERE tenant = ? AND rule_id = '*'",
+        "SELECT backtest_origin, test_start_day, test_end_day, alerts, true_positive_alerts, alerts_removed, "
+        "true_positive_alerts_removed FROM tuning_backtest WHERE tenant = ? AND rule_id = '*' ORDER BY 1",
         [TENANT.name],
     ).fetchall()
-    assert len(rows) == 1
-    removed, tp_removed = rows[0]
-    assert removed > 0
-    assert tp_removed == 0
+    assert [r[0] for r in rows] == [0, 1, 2, 3]
+    total, *origins = rows
+    assert (total[1], total[2]) == (AS_OF - timedelta(days=41), AS_OF)
+    for origin, start, end, _alerts, true_positives, removed, tp_removed in origins:
+        assert (end - start).days == 13 and end == AS_OF - timedelta(days=14 * (origin - 1))
+        assert true_positives > 0 and removed > 0, origin  # each window held attacks and noise
+        assert tp_removed == 0, origin
+    assert total[3:] == tuple(sum(r[i] for r in origins) for i in range(3, 7))
 
 
 def test_no_never_alone_binary_account_or_dc_is_recommended_alone(warehouse):

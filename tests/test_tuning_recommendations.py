@@ -103,7 +103,8 @@ def test_below_min_labelled_alerts_nothing_is_recommended(world):
 
 
 def test_backtest_scores_exclusions_fitted_without_the_held_out_days(world):
-    rows = {r["rule_id"]: r for r in world.rows("SELECT * FROM tuning_backtest WHERE tenant = 't1'")}
+    rows = {r["rule_id"]: r for r in world.rows("SELECT * FROM tuning_backtest WHERE tenant = 't1' "
+                                                "AND backtest_origin = 1")}
     r1 = rows["r1"]
     # fitted on days 0-15, web01 looked clean, but the narrowest shape is svc_inventory on web01,
     # not web01 alone, so the intruder's alert on web01 on day 22 stays visible

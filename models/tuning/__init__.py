@@ -1,8 +1,9 @@
 """Analytic-rule tuning models: rule noise, top entities, exclusion recommendations and their backtest.
 
 Order of a build (all SQL in this folder; Python only for the Beta prior fit and the UDFs):
-1. the fit (10, 20, prior, 30) with fit_end_day = the first of the last `backtest_days` days, then
-   40 keeps the exclusions it recommends;
+1. for each of `backtest_origins` rolling origins (1 = the latest), the fit (10-35, prior) with
+   fit_end_day = the first day of that origin's held-out window of `backtest_days` days, then 40
+   keeps the exclusions it recommends;
 2. the same fit with fit_end_day = as_of + 1 (everything), then 50 scores step 1's exclusions on
    the held-out days, and 60-80 build the published rule reports from the live fit.
 Running the one fit twice with a different cut-off is what makes the backtest honest: the
@@ -166,7 +167,8 @@ def _run(con: duckdb.DuckDBPyConnection, name: str) -> None:
 
 def build(con: duckdb.DuckDBPyConnection, ctx: ModelContext) -> dict[str, int]:
     s = ctx.settings
-    backtest_start = ctx.as_of - timedelta(days=s.backtest_days - 1)
+    # the earliest held-out day of the rolling origins (see 50_tuning_backtest.sql)
+    backtest_start = ctx.as_of - timedelta(days=s.backtest_origins * s.backtest_days - 1)
     register_functions(con, s)
     drop_scratch(con)
     load_subject_patterns(con, s)
@@ -175,6 +177,7 @@ def build(con: duckdb.DuckDBPyConnection, ctx: ModelContext) -> dict[str, int]:
         {
             "as_of": ctx.as_of,
             "backtest_start": backtest_start,
+            "backtest_days": int(s.backtest_days),
             "min_labelled_alerts": int(s.min_labelled_alerts),
             "min_confidence": float(s.min_confidence),
             "triage_minutes_per_incident": float(s.triage_minutes_per_incident),
@@ -185,8 +188,12 @@ def build(con: duckdb.DuckDBPyConnection, ctx: ModelContext) -> dict[str, int]:
             "min_decisions": int(s.min_decisions),
         },
     )
-    run_fit(con, backtest_start)
-    _run(con, "40_backtest_exclusions.sql")
+    for origin in range(1, s.backtest_origins + 1):
+        test_end = ctx.as_of - timedelta(days=(origin - 1) * s.backtest_days)
+        test_start = test_end - timedelta(days=s.backtest_days - 1)
+        set_params(con, {"backtest_origin": origin, "backtest_end": test_end})
+        run_fit(con, test_start)
+        _run(con, "40_backtest_exclusions.sql")
     run_fit(con, ctx.as_of + timedelta(days=1))
     for name in ("50_tuning_backtest.sql", "60_rule_noise.sql", "70_rule_top_entities.sql",
                  "80_tuning_recommendations.sql"):

@@ -36,7 +36,7 @@ def _findings_table(findings: list[dict]) -> str:
     )
 
 
-def _rule_section(rule: dict, recs: list[dict], entities: list[dict], backtest: dict | None,
+def _rule_section(rule: dict, recs: list[dict], entities: list[dict], backtest: list[dict],
                   daily: list[dict], backtest_days: int, findings: list[dict]) -> str:
     parts = [
         h.kpis([
@@ -78,13 +78,23 @@ def _rule_section(rule: dict, recs: list[dict], entities: list[dict], backtest: 
         ),
     ]
     if backtest:
+        total = backtest[0]
         parts.append(h.para(
-            f"Backtest {backtest['test_start_day']}–{backtest['test_end_day']}: of {backtest['alerts']} alerts, "
-            f"the exclusions fitted without these days removed {backtest['alerts_removed']} "
-            f"({backtest['benign_alerts_removed']} benign, {backtest['true_positive_alerts_removed']} true positive, "
-            f"{backtest['unlabelled_alerts_removed']} unlabelled), saving about "
-            f"{backtest['analyst_hours_saved']:.1f} analyst hours."
+            f"Backtest {total['test_start_day']}–{total['test_end_day']}: of {total['alerts']} alerts "
+            f"({total.get('true_positive_alerts', '?')} true positive), the exclusions fitted before each held-out "
+            f"window removed {total['alerts_removed']} "
+            f"({total['benign_alerts_removed']} benign, {total['true_positive_alerts_removed']} true positive, "
+            f"{total['unlabelled_alerts_removed']} unlabelled), saving about "
+            f"{total['analyst_hours_saved']:.1f} analyst hours."
         ))
+        if len(backtest) > 1:
+            parts.append(h.table(
+                ["origin", "held-out days", "exclusions", "alerts", "true positives in window", "removed",
+                 "benign removed", "true positives removed", "analyst hours saved"],
+                [[b["backtest_origin"], f"{b['test_start_day']}–{b['test_end_day']}", b["exclusions_applied"],
+                  b["alerts"], b["true_positive_alerts"], b["alerts_removed"], b["benign_alerts_removed"],
+                  b["true_positive_alerts_removed"], f"{b['analyst_hours_saved']:.1f}"] for b in backtest[1:]],
+            ))
     parts += [
         "<h3>Top entities</h3>",
         h.table(
@@ -140,7 +150,7 @@ def render_owner_page(owner: str, as_of: date, rules: list[dict], recs: dict, en
     for r in rules:
         key = (r["tenant"], r["rule_id"])
         sections.append(_rule_section(
-            r, recs.get(key, []), entities.get(key, []), backtest.get(key), daily.get(key, []), backtest_days,
+            r, recs.get(key, []), entities.get(key, []), backtest.get(key, []), daily.get(key, []), backtest_days,
             findings.get(key, []),
         ))
     return h.page(

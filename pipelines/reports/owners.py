@@ -103,8 +103,12 @@ def write_owner_reports(con: duckdb.DuckDBPyConnection, settings: Settings, as_o
         by_owner[settings.owner_of(rule["rule_id"], rule["rule_name"])].append(rule)
     recs = _index(data["recommendations"], "tenant", "rule_id")
     entities = _index(data["entities"], "tenant", "rule_id")
-    backtest = {(r["tenant"], r["rule_id"]): r for r in data["backtest"]}
-    effects = {_exclusion_id(r): r for r in data["backtest_exclusions"]}
+    # per rule: every origin's row, the total (origin 0) first; per exclusion: the latest origin's
+    # effect (warehouses built before rolling origins have one window, without the column)
+    backtest: dict[tuple, list[dict]] = defaultdict(list)
+    for r in sorted(data["backtest"], key=lambda r: r.get("backtest_origin", 0)):
+        backtest[(r["tenant"], r["rule_id"])].append(r)
+    effects = {_exclusion_id(r): r for r in data["backtest_exclusions"] if r.get("backtest_origin", 1) == 1}
     daily = _index(data["daily"], "tenant", "rule_id")
     findings = _index(data["findings"], "tenant", "rule_id")
     out_dir = settings.reports_dir / as_of.isoformat() / "owners"
