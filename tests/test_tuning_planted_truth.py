@@ -236,3 +236,27 @@ def test_broad_entities_above_the_cap_become_rule_logic_findings(warehouse):
     # evidence, whatever its share
     assert [r for r in recs if r["rule_id"] == vss["rule_id"] and "process" in r["entity_type"]
             and r["alerts_removed_share"] > 0.5]
+
+
+def test_an_account_compromised_under_its_upn_is_never_recommended_in_any_form(warehouse):
+    """The busiest domain user's cloud identity forwarded mail out (true positives recorded under
+    the UPN only); its domain\\name form is otherwise a clean-looking exclusion on the noisy rules."""
+    [victim] = [t for t in _tuning_truth() if t["kind"] == "identity_guard"]
+    forms = {victim["entity_key"], victim["upn_key"], victim["sid"].lower()}
+    assert not [r for r in _recommendations(warehouse) if any(k in forms for _, k in _parts(r))]
+    guarded = warehouse.execute(
+        "SELECT verdict, true_positive_incidents FROM tuning_exclusion_candidates WHERE tenant = ? "
+        "AND exclusion_kind = 'single' AND entity_key_1 = ?", [TENANT.name, victim["entity_key"]]).fetchall()
+    assert guarded and all(v == "fails guard: in a true-positive incident" and n >= 2 for v, n in guarded)
+
+
+def test_incidents_closed_by_automation_are_not_decisions(warehouse):
+    [auto] = [t for t in _tuning_truth() if t["kind"] == "automation_closed"]
+    scanner = next(t for t in _tuning_truth() if t["kind"] == "exclusion" and t["entity_type"] == "ip")
+    [(decisions, automation, incidents, recommended)] = warehouse.execute(
+        "SELECT decisions, automation_decisions, incidents, recommended FROM tuning_exclusion_candidates "
+        "WHERE tenant = ? AND rule_id = ? AND exclusion_kind = 'single' AND entity_key_1 = ?",
+        [TENANT.name, auto["rule_id"], scanner["entity_key"]]).fetchall()
+    assert automation > 0.15 * (decisions + automation)  # about 30% of the scanner's closures
+    assert decisions + automation <= incidents
+    assert recommended  # the analysts' decisions alone carry it

@@ -96,6 +96,8 @@ class AlertSimulator:
             if cmd is not None:
                 cmd = (cmd[0].replace("CONTOSO", w.netbios), cmd[1])
             return Picks(bg_host, account, ip, cmd)
+        if scenario == "upn_tp":
+            return Picks(attacker_host, w.hybrid_victim, attacker_ip, None)
         if scenario in ("lotl_tp", "lotl_fresh_tp"):
             return Picks(attacker_host, attacker_account, attacker_ip, rule.living_off_the_land())
         if scenario in ("attacker", "backup_host_tp", "svc_backup_tp", "jdoe_tp"):

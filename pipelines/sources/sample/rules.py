@@ -10,6 +10,8 @@ A scenario decides an incident's entities and its eventual classification:
   lotl_tp        planted: an attacker runs the rule's subject binary from the very System32 folder
                  benign admins use (living off the land) → TruePositive, closed in the backtest window
   lotl_fresh_tp  the same on the world's last day, still under investigation (open, unlabelled)
+  upn_tp         planted: a busy hybrid user's cloud identity forwards mail out → TruePositive,
+                 recorded under the UPN (with the on-premises SID) only
 Most attacker alerts run the 32-bit (SysWOW64) copies of system binaries from 32-bit implants, but
 the living-off-the-land attacks share the image file with benign alerts: only a subject guard, not
 disjoint pools, keeps an exclusion of `C:\Windows\System32\vssadmin.exe` from hiding them.

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pipelines.config import TenantConfig
 
 from .catalog import NEW_PATTERN_FILE
+from .incidents import AUTOMATION_RULE, AUTOMATION_SHARE
 from .params import SimulationParams
 from .rules import RULES
 from .world import SCANNER_IP, World
@@ -77,6 +78,16 @@ def tuning_truth(w: World) -> list[dict]:
         {**tu, "kind": "never_exclude", "entity_type": "account", "entity_key": f"{domain}\\{w.svc_backup}"},
     ]
     items += living_off_the_land_truth(w)
+    items.append({**tu, "kind": "automation_closed", **rule("B"), "modified_by": AUTOMATION_RULE,
+                  "scenario": "scanner", "share": AUTOMATION_SHARE})
+    if w.rule_index("I") is not None:
+        victim = w.hybrid_victim
+        items.append({
+            **tu, "kind": "identity_guard", **rule("I"), "entity_type": "account",
+            "entity_key": f"{domain}\\{victim}", "upn_key": f"{victim}@{w.upn_suffix}",
+            "sid": w.user_sid[w.users.index(victim)],
+            "true_positive_days": [w.day(d) for d, key, scenario in w.planted_tps if scenario == "upn_tp"],
+        })
     return items
 
 
