@@ -30,6 +30,14 @@ def world(tmp_path_factory):
         fx.alert("r_builtin", day, [ADMIN, SERVER], "benign_positive")
         fx.alert("r_builtin", day, [LOCAL_SYSTEM], "false_positive")
         fx.alert("r_tier0", day, [DC, BREAKGLASS], "benign_positive")
+    # a host the data shows to be a domain controller: krbtgt tickets are logged there
+    fx.alert("r_kerberos", 3, [("host", "corp-ad7", "CORP-AD7"), ("account", "contoso\\krbtgt", "CONTOSO\\krbtgt")],
+             None)
+    for day in range(20):
+        fx.alert("r_dc", day, [("host", "corp-ad7", "CORP-AD7"), ("ip", f"10.1.0.{day}", f"10.1.0.{day}")],
+                 "benign_positive")
+        for other in range(2):
+            fx.alert("r_dc", day, [("host", f"pc{day}-{other}", f"PC{day}-{other}")], None)
     # the server alone fails the true-positive guard, so only the pair can remove r_query's alerts
     fx.alert("r_other", 2, [SERVER, ("account", "contoso\\intruder", "CONTOSO\\intruder")], "true_positive")
     fx.con.execute("UPDATE alerts SET extended_properties = ?::JSON WHERE rule_id = 'r_query'",
@@ -73,6 +81,11 @@ def test_tier0_hosts_and_configured_globs_are_never_alone(world):
     assert singles(world, "r_tier0") == set()
     assert verdict(world, "r_tier0", DC[1]) == "fails subject guard: tier-0 host (tier0_hosts)"
     assert verdict(world, "r_tier0", BREAKGLASS[1]) == "fails subject guard: configured never_exclude"
+
+
+def test_a_host_seen_as_a_domain_controller_is_never_alone(world):
+    assert "corp-ad7" not in singles(world, "r_dc")
+    assert verdict(world, "r_dc", "corp-ad7") == "fails subject guard: tier-0 host: seen as a domain controller (krbtgt, ntds)"
 
 
 def test_never_alone_list_names_the_lolbas_binaries_and_built_in_identities(tmp_path):

@@ -38,3 +38,21 @@ SELECT DISTINCT
     lower(regexp_replace(substr(token, 2, length(token) - 2), '\\(.)', '\1', 'g')) AS literal
 FROM quoted
 WHERE length(token) > 2;
+
+-- tuning_tier0_hosts_seen: hosts the data shows to be domain controllers: the host of an alert that
+-- also carries the krbtgt account (its tickets are issued and logged on DCs) or touches the AD
+-- database (ntdsutil.exe, ntds.dit). Grain: (tenant, entity_key). TEMP. Why: tier-0 hosts are never
+-- an exclusion alone, and a tier0_hosts glob list is never complete.
+CREATE OR REPLACE TEMP TABLE tuning_tier0_hosts_seen AS
+WITH dc_alerts AS (
+    SELECT DISTINCT tenant, system_alert_id
+    FROM alert_entities
+    WHERE day < getvariable('fit_end_day') AND day >= getvariable('fit_end_day') - getvariable('fit_days')
+      AND ((entity_type = 'account' AND regexp_matches(entity_key, '(^|[\\])krbtgt(@|$)'))
+           OR (entity_type IN ('file', 'process') AND regexp_matches(entity_key, '(^|[\\/ "])(ntdsutil\.exe|ntds\.dit)')))
+)
+SELECT DISTINCT e.tenant, e.entity_key
+FROM alert_entities AS e
+SEMI JOIN dc_alerts AS d ON d.tenant = e.tenant AND d.system_alert_id = e.system_alert_id
+WHERE e.entity_type = 'host'
+  AND e.day < getvariable('fit_end_day') AND e.day >= getvariable('fit_end_day') - getvariable('fit_days');

@@ -19,7 +19,7 @@
 -- Subject guard (singles only): an entity that is the rule's subject is never an exclusion alone:
 -- a literal of the rule's query text (tuning_rule_query_literals), or a pattern of
 -- tuning_subject_patterns (the never-alone list models/tuning/never_alone.csv, tier-0 host globs
--- and the [tuning.never_exclude] globs). A pattern is a case-insensitive glob matched against the
+-- and the [tuning.never_exclude] globs), or a host seen as a domain controller (tuning_tier0_hosts_seen). A pattern is a case-insensitive glob matched against the
 -- entity key and against its name part (a file's base name, an account's name without domain or
 -- UPN suffix); `\` in keys and patterns is a plain character. It may still be part of a pair.
 -- Removed-share cap: a broad shape (a file, an account or a host alone) that would remove more than
@@ -135,6 +135,9 @@ subject AS (
         UNION ALL
         SELECT tenant, rule_id, NULL, literal, 'named in the rule''s query', false
         FROM tuning_rule_query_literals
+        UNION ALL
+        SELECT tenant, NULL, 'host', entity_key, 'tier-0 host: seen as a domain controller (krbtgt, ntds)', false
+        FROM tuning_tier0_hosts_seen
     ) AS m
         ON (m.tenant IS NULL OR m.tenant = s.tenant) AND (m.rule_id IS NULL OR m.rule_id = s.rule_id)
         AND (m.entity_type IS NULL OR m.entity_type = s.entity_type)

@@ -51,7 +51,8 @@ SCRATCH = ("tuning_rule_label_counts", "tuning_backtest_fitted", "tuning_rule_qu
            "tuning_rule_query_literals", "tuning_subject_patterns", "tuning_candidates_judged", "tuning_passing",
            "tuning_passing_alerts", "tuning_tp_alerts", "tuning_account_forms", "tuning_account_edges",
            "tuning_account_identity", "tuning_account_identity_next", "tuning_account_identity_changes",
-           "tuning_tp_incident_entities", "tuning_tp_guard_entities", "tuning_tp_guard_pairs", "tuning_analytic_rules")
+           "tuning_tp_incident_entities", "tuning_tp_guard_entities", "tuning_tp_guard_pairs", "tuning_analytic_rules",
+           "tuning_tier0_hosts_seen")
 
 
 def _beta_quantile(q: pa.Array, a: pa.Array, b: pa.Array) -> pa.Array:
