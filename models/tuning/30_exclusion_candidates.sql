@@ -2,7 +2,8 @@
 -- tuning_exclusion_candidates): every single entity and every pair of entities (two distinct
 -- entity types in the same alert) that carries enough labelled alerts of a rule to be judged,
 -- with its evidence, its visibility guard and the verdict.
--- Grain: (tenant, rule_id, exclusion_kind, entity_type_1, entity_key_1, entity_type_2, entity_key_2);
+-- Grain: (tenant, rule_id, exclusion_kind, entity_type_1, entity_key_1, entity_type_2, entity_key_2,
+-- entity_type_3, entity_key_3);
 -- the pair parts are ordered by entity type, and are NULL for a single.
 -- Why: this is the fit shared by the live recommendations and the backtest; it reads only
 -- alert_labels, which getvariable('fit_end_day') already cut, so the same SQL serves both.
@@ -26,6 +27,8 @@
 -- max_removed_share of the rule's alerts is not an exclusion but a rule-logic finding
 -- (is_rule_logic_finding, with its text in rule_logic_finding from 35_exclusion_shapes.sql); narrow shapes (a command line,
 -- a pair) are judged on their own evidence.
+-- Triples (account + host + process in the same alert) are judged only where every two-part shape
+-- of them is in a true-positive incident: the narrower exclusion when no pair is safe.
 -- Which passing candidates are recommended (the narrowest shape) is decided in 35_exclusion_shapes.sql.
 CREATE OR REPLACE TEMP MACRO subject_name(etype, ekey) AS CASE
     WHEN etype = 'file' THEN regexp_extract(ekey, '[^\\/]+$')
@@ -126,6 +129,57 @@ tp_pair AS (
         ON g.tenant = p.tenant AND g.entity_type_1 = p.entity_type_1 AND g.guard_key_1 = k1.guard_key
         AND g.entity_type_2 = p.entity_type_2 AND g.guard_key_2 = k2.guard_key
 ),
+-- triples only of the three types whose pairs are all guarded (see header)
+triple_counts AS (
+    SELECT
+        a.tenant, a.rule_id,
+        a.entity_type AS entity_type_1, a.entity_key AS entity_key_1, stable_mode(a.entity_value) AS entity_value_1,
+        b.entity_type AS entity_type_2, b.entity_key AS entity_key_2, stable_mode(b.entity_value) AS entity_value_2,
+        c.entity_type AS entity_type_3, c.entity_key AS entity_key_3, stable_mode(c.entity_value) AS entity_value_3,
+        count(*) AS alerts,
+        count(*) FILTER (WHERE a.is_evidence) AS labelled_alerts,
+        count(*) FILTER (WHERE a.is_benign AND a.is_evidence) AS benign_alerts,
+        count(*) FILTER (WHERE a.is_true_positive) AS rule_true_positive_alerts,
+        count(DISTINCT a.incident_number) AS incidents,
+        count(DISTINCT a.incident_number) FILTER (WHERE a.is_evidence) AS decisions,
+        count(DISTINCT a.incident_number) FILTER (WHERE a.is_benign AND a.is_evidence) AS benign_decisions,
+        count(DISTINCT a.incident_number) FILTER (WHERE a.is_true_positive) AS rule_true_positive_decisions,
+        count(DISTINCT a.incident_number) FILTER (WHERE a.label_source = 'automation' AND NOT a.is_evidence)
+            AS automation_decisions,
+        count(DISTINCT a.incident_number) FILTER (WHERE a.is_undetermined) AS undetermined_incidents
+    FROM pairable AS a
+    JOIN pairable AS b ON b.tenant = a.tenant AND b.system_alert_id = a.system_alert_id AND b.entity_type = 'host'
+    JOIN pairable AS c ON c.tenant = a.tenant AND c.system_alert_id = a.system_alert_id AND c.entity_type = 'process'
+    WHERE a.entity_type = 'account'
+      AND EXISTS (SELECT 1 FROM tp_pair AS t WHERE t.tenant = a.tenant
+                  AND t.entity_type_1 = 'account' AND t.entity_key_1 = a.entity_key
+                  AND t.entity_type_2 = 'host' AND t.entity_key_2 = b.entity_key)
+      AND EXISTS (SELECT 1 FROM tp_pair AS t WHERE t.tenant = a.tenant
+                  AND t.entity_type_1 = 'account' AND t.entity_key_1 = a.entity_key
+                  AND t.entity_type_2 = 'process' AND t.entity_key_2 = c.entity_key)
+      AND EXISTS (SELECT 1 FROM tp_pair AS t WHERE t.tenant = a.tenant
+                  AND t.entity_type_1 = 'host' AND t.entity_key_1 = b.entity_key
+                  AND t.entity_type_2 = 'process' AND t.entity_key_2 = c.entity_key)
+    GROUP BY a.tenant, a.rule_id, a.entity_type, a.entity_key, b.entity_type, b.entity_key, c.entity_type, c.entity_key
+    HAVING count(*) FILTER (WHERE a.is_evidence) >= getvariable('min_labelled_alerts')
+),
+-- a triple is guarded when one true-positive incident holds all three (in any of its alerts)
+tp_triple AS (
+    SELECT
+        t.tenant, t.entity_key_1, t.entity_key_2, t.entity_key_3,
+        count(DISTINCT i1.incident_number) AS true_positive_incidents
+    FROM (SELECT DISTINCT tenant, entity_key_1, entity_key_2, entity_key_3 FROM triple_counts) AS t
+    JOIN keyed AS k1 ON k1.tenant = t.tenant AND k1.entity_type = 'account' AND k1.entity_key = t.entity_key_1
+    JOIN tuning_tp_incident_entities AS i1
+        ON i1.tenant = t.tenant AND i1.entity_type = 'account' AND i1.guard_key = k1.guard_key
+    JOIN tuning_tp_incident_entities AS i2
+        ON i2.tenant = t.tenant AND i2.incident_number = i1.incident_number
+        AND i2.entity_type = 'host' AND i2.guard_key = t.entity_key_2
+    JOIN tuning_tp_incident_entities AS i3
+        ON i3.tenant = t.tenant AND i3.incident_number = i1.incident_number
+        AND i3.entity_type = 'process' AND i3.guard_key = t.entity_key_3
+    GROUP BY ALL
+),
 subject AS (
     SELECT s.tenant, s.rule_id, s.entity_type, s.entity_key, min(m.reason) AS subject_reason
     FROM single_counts AS s
@@ -152,6 +206,7 @@ candidates AS (
         s.tenant, s.rule_id, 'single' AS exclusion_kind,
         s.entity_type AS entity_type_1, s.entity_key AS entity_key_1, s.entity_value AS entity_value_1,
         NULL::VARCHAR AS entity_type_2, NULL::VARCHAR AS entity_key_2, NULL::VARCHAR AS entity_value_2,
+        NULL::VARCHAR AS entity_type_3, NULL::VARCHAR AS entity_key_3, NULL::VARCHAR AS entity_value_3,
         s.alerts, s.labelled_alerts, s.benign_alerts, s.rule_true_positive_alerts,
         s.incidents, s.decisions, s.benign_decisions, s.rule_true_positive_decisions, s.automation_decisions,
         s.undetermined_incidents,
@@ -167,6 +222,7 @@ candidates AS (
         p.tenant, p.rule_id, 'pair',
         p.entity_type_1, p.entity_key_1, p.entity_value_1,
         p.entity_type_2, p.entity_key_2, p.entity_value_2,
+        NULL, NULL, NULL,
         p.alerts, p.labelled_alerts, p.benign_alerts, p.rule_true_positive_alerts,
         p.incidents, p.decisions, p.benign_decisions, p.rule_true_positive_decisions, p.automation_decisions,
         p.undetermined_incidents,
@@ -175,6 +231,20 @@ candidates AS (
         NULL::VARCHAR
     FROM pair_counts AS p
     LEFT JOIN tp_pair AS t USING (tenant, entity_type_1, entity_key_1, entity_type_2, entity_key_2)
+    UNION ALL
+    SELECT
+        t.tenant, t.rule_id, 'triple',
+        t.entity_type_1, t.entity_key_1, t.entity_value_1,
+        t.entity_type_2, t.entity_key_2, t.entity_value_2,
+        t.entity_type_3, t.entity_key_3, t.entity_value_3,
+        t.alerts, t.labelled_alerts, t.benign_alerts, t.rule_true_positive_alerts,
+        t.incidents, t.decisions, t.benign_decisions, t.rule_true_positive_decisions, t.automation_decisions,
+        t.undetermined_incidents,
+        0,
+        coalesce(g.true_positive_incidents, 0),
+        NULL::VARCHAR
+    FROM triple_counts AS t
+    LEFT JOIN tp_triple AS g USING (tenant, entity_key_1, entity_key_2, entity_key_3)
 ),
 rule_alerts AS (
     SELECT
@@ -227,6 +297,7 @@ SELECT
     -- a pair with a subject part is broader than one without: it matches every use of the subject
     -- on the other part (vssadmin.exe on srv-backup01, whoever runs it)
     CASE
+        WHEN j.exclusion_kind = 'triple' THEN 0
         WHEN j.exclusion_kind = 'pair' AND s1.subject_reason IS NULL AND s2.subject_reason IS NULL
             AND 'host' IN (j.entity_type_1, j.entity_type_2) THEN 1
         WHEN j.exclusion_kind = 'pair' AND s1.subject_reason IS NULL AND s2.subject_reason IS NULL THEN 2

@@ -22,10 +22,12 @@
 CREATE OR REPLACE TEMP TABLE tuning_passing AS
 SELECT
     row_number() OVER (ORDER BY tenant, rule_id, exclusion_kind, entity_type_1, entity_key_1,
-                                entity_type_2, entity_key_2) AS cid,
-    tenant, rule_id, exclusion_kind, entity_type_1, entity_key_1, entity_type_2, entity_key_2, shape_rank,
+                                entity_type_2, entity_key_2, entity_type_3, entity_key_3) AS cid,
+    tenant, rule_id, exclusion_kind, entity_type_1, entity_key_1, entity_type_2, entity_key_2,
+    entity_type_3, entity_key_3, shape_rank,
     decisions - benign_decisions AS true_positive_decisions,
-    concat_ws(chr(31), entity_type_1, entity_key_1, coalesce(entity_type_2, ''), coalesce(entity_key_2, '')) AS tie_key
+    concat_ws(chr(31), entity_type_1, entity_key_1, coalesce(entity_type_2, ''), coalesce(entity_key_2, ''),
+              coalesce(entity_type_3, ''), coalesce(entity_key_3, '')) AS tie_key
 FROM tuning_candidates_judged
 WHERE verdict = 'passes';
 
@@ -47,7 +49,11 @@ JOIN alert_entity AS a1
 LEFT JOIN alert_entity AS a2
     ON a2.tenant = a1.tenant AND a2.system_alert_id = a1.system_alert_id
     AND a2.entity_type = p.entity_type_2 AND a2.entity_key = p.entity_key_2
-WHERE p.exclusion_kind = 'single' OR a2.system_alert_id IS NOT NULL;
+LEFT JOIN alert_entity AS a3
+    ON a3.tenant = a1.tenant AND a3.system_alert_id = a1.system_alert_id
+    AND a3.entity_type = p.entity_type_3 AND a3.entity_key = p.entity_key_3
+WHERE (p.entity_type_2 IS NULL OR a2.system_alert_id IS NOT NULL)
+  AND (p.entity_type_3 IS NULL OR a3.system_alert_id IS NOT NULL);
 
 CREATE OR REPLACE TABLE tuning_exclusion_candidates AS
 WITH sizes AS (
@@ -142,4 +148,5 @@ FROM tuning_candidates_judged AS j
 LEFT JOIN shape AS s
     ON s.tenant = j.tenant AND s.rule_id = j.rule_id AND s.exclusion_kind = j.exclusion_kind
     AND s.entity_type_1 = j.entity_type_1 AND s.entity_key_1 = j.entity_key_1
-    AND s.entity_type_2 IS NOT DISTINCT FROM j.entity_type_2 AND s.entity_key_2 IS NOT DISTINCT FROM j.entity_key_2;
+    AND s.entity_type_2 IS NOT DISTINCT FROM j.entity_type_2 AND s.entity_key_2 IS NOT DISTINCT FROM j.entity_key_2
+    AND s.entity_type_3 IS NOT DISTINCT FROM j.entity_type_3 AND s.entity_key_3 IS NOT DISTINCT FROM j.entity_key_3;

@@ -11,7 +11,8 @@
 CREATE TEMP TABLE IF NOT EXISTS tuning_backtest_fitted (
     backtest_origin INTEGER, tenant VARCHAR, rule_id VARCHAR, exclusion_kind VARCHAR,
     entity_type_1 VARCHAR, entity_key_1 VARCHAR, entity_value_1 VARCHAR,
-    entity_type_2 VARCHAR, entity_key_2 VARCHAR, entity_value_2 VARCHAR, deployed_clause VARCHAR,
+    entity_type_2 VARCHAR, entity_key_2 VARCHAR, entity_value_2 VARCHAR,
+    entity_type_3 VARCHAR, entity_key_3 VARCHAR, entity_value_3 VARCHAR, deployed_clause VARCHAR,
     fitted_labelled_alerts BIGINT, fitted_benign_alerts BIGINT, fitted_decisions BIGINT,
     fitted_benign_decisions BIGINT, fitted_confidence DOUBLE, fit_end_day DATE, test_end_day DATE
 );
@@ -20,8 +21,10 @@ INSERT INTO tuning_backtest_fitted
 SELECT
     getvariable('backtest_origin'), tenant, rule_id, exclusion_kind,
     entity_type_1, entity_key_1, entity_value_1, entity_type_2, entity_key_2, entity_value_2,
+    entity_type_3, entity_key_3, entity_value_3,
     CASE WHEN rule_id IN (SELECT rule_id FROM tuning_analytic_rules AS a WHERE a.tenant = c.tenant)
-        THEN kql_exclusion(entity_type_1, entity_key_1, entity_type_2, entity_key_2) END AS deployed_clause,
+        THEN kql_exclusion(entity_type_1, entity_key_1, entity_type_2, entity_key_2, entity_type_3, entity_key_3)
+    END AS deployed_clause,
     labelled_alerts AS fitted_labelled_alerts,
     benign_alerts AS fitted_benign_alerts,
     decisions AS fitted_decisions,

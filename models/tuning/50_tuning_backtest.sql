@@ -39,14 +39,14 @@ GROUP BY ALL;
 
 CREATE OR REPLACE TEMP TABLE backtest_matches AS
 SELECT r.tenant, r.system_alert_id, r.rule_id, x.backtest_origin, x.exclusion_kind,
-       x.entity_type_1, x.entity_key_1, x.entity_type_2, x.entity_key_2
+       x.entity_type_1, x.entity_key_1, x.entity_type_2, x.entity_key_2, x.entity_type_3, x.entity_key_3
 FROM backtest_alert_rows AS r
 JOIN tuning_backtest_fitted AS x
     ON x.tenant = r.tenant AND x.rule_id = r.rule_id AND x.backtest_origin = r.backtest_origin
 WHERE x.deployed_clause IS NOT NULL AND kql_clause_removes(x.deployed_clause, r.entities)
 UNION ALL
 SELECT e1.tenant, e1.system_alert_id, e1.rule_id, x.backtest_origin, x.exclusion_kind,
-       x.entity_type_1, x.entity_key_1, x.entity_type_2, x.entity_key_2
+       x.entity_type_1, x.entity_key_1, x.entity_type_2, x.entity_key_2, x.entity_type_3, x.entity_key_3
 FROM backtest_entities AS e1
 JOIN tuning_backtest_fitted AS x
     ON x.tenant = e1.tenant AND x.rule_id = e1.rule_id AND x.backtest_origin = e1.backtest_origin
@@ -54,7 +54,11 @@ JOIN tuning_backtest_fitted AS x
 LEFT JOIN backtest_entities AS e2
     ON e2.tenant = e1.tenant AND e2.system_alert_id = e1.system_alert_id
     AND e2.entity_type = x.entity_type_2 AND e2.entity_key = x.entity_key_2
-WHERE x.deployed_clause IS NULL AND (x.exclusion_kind = 'single' OR e2.system_alert_id IS NOT NULL);
+LEFT JOIN backtest_entities AS e3
+    ON e3.tenant = e1.tenant AND e3.system_alert_id = e1.system_alert_id
+    AND e3.entity_type = x.entity_type_3 AND e3.entity_key = x.entity_key_3
+WHERE x.deployed_clause IS NULL AND (x.entity_type_2 IS NULL OR e2.system_alert_id IS NOT NULL)
+  AND (x.entity_type_3 IS NULL OR e3.system_alert_id IS NOT NULL);
 
 CREATE OR REPLACE TEMP TABLE backtest_removed AS
 SELECT DISTINCT tenant, backtest_origin, system_alert_id
@@ -91,6 +95,7 @@ LEFT JOIN backtest_matches AS m
     AND m.exclusion_kind = x.exclusion_kind
     AND m.entity_type_1 = x.entity_type_1 AND m.entity_key_1 = x.entity_key_1
     AND m.entity_type_2 IS NOT DISTINCT FROM x.entity_type_2 AND m.entity_key_2 IS NOT DISTINCT FROM x.entity_key_2
+    AND m.entity_type_3 IS NOT DISTINCT FROM x.entity_type_3 AND m.entity_key_3 IS NOT DISTINCT FROM x.entity_key_3
 LEFT JOIN backtest_alerts AS b ON b.tenant = m.tenant AND b.system_alert_id = m.system_alert_id
 GROUP BY ALL;
 

@@ -17,15 +17,11 @@ described AS (
         c.*,
         r.rule_name,
         r.owner,
-        CASE WHEN c.exclusion_kind = 'single' THEN c.entity_type_1
-             ELSE c.entity_type_1 || '+' || c.entity_type_2 END AS entity_type,
-        CASE WHEN c.exclusion_kind = 'single' THEN c.entity_key_1
-             ELSE c.entity_key_1 || ' + ' || c.entity_key_2 END AS entity_key,
-        CASE WHEN c.exclusion_kind = 'single' THEN c.entity_value_1
-             ELSE c.entity_value_1 || ' + ' || c.entity_value_2 END AS entity_value,
-        CASE WHEN c.exclusion_kind = 'single' THEN c.entity_type_1 || ' ' || c.entity_value_1
-             ELSE c.entity_type_1 || ' ' || c.entity_value_1 || ' and ' || c.entity_type_2 || ' ' || c.entity_value_2
-        END AS evidence_subject,
+        concat_ws('+', c.entity_type_1, c.entity_type_2, c.entity_type_3) AS entity_type,
+        concat_ws(' + ', c.entity_key_1, c.entity_key_2, c.entity_key_3) AS entity_key,
+        concat_ws(' + ', c.entity_value_1, c.entity_value_2, c.entity_value_3) AS entity_value,
+        concat_ws(' and ', c.entity_type_1 || ' ' || c.entity_value_1, c.entity_type_2 || ' ' || c.entity_value_2,
+                  c.entity_type_3 || ' ' || c.entity_value_3) AS evidence_subject,
         getvariable('as_of') + to_days(getvariable('exclusion_ttl_days')) AS expires_on,
         q.rule_id IS NOT NULL AS has_rule_query
     FROM tuning_exclusion_candidates AS c
@@ -37,11 +33,13 @@ SELECT
     tenant, rule_id, rule_name, owner, exclusion_kind,
     entity_type, entity_value, entity_key,
     entity_type_1, entity_key_1, entity_value_1, entity_type_2, entity_key_2, entity_value_2,
+    entity_type_3, entity_key_3, entity_value_3,
     alerts, labelled_alerts, benign_alerts, rule_true_positive_alerts, true_positive_alerts, true_positive_incidents,
     incidents, decisions, benign_decisions, rule_true_positive_decisions, automation_decisions, undetermined_incidents,
     max_true_positives_per_30d,
     rule_alerts, alerts_removed_share, confidence,
-    CASE WHEN has_rule_query THEN kql_exclusion(entity_type_1, entity_key_1, entity_type_2, entity_key_2)
+    CASE WHEN has_rule_query
+        THEN kql_exclusion(entity_type_1, entity_key_1, entity_type_2, entity_key_2, entity_type_3, entity_key_3)
     END AS kql_exclusion,
     has_rule_query,
     json_object(

@@ -114,15 +114,18 @@ def entity_condition(entity_type: str, key: str) -> str | None:
     return None
 
 
-def kql_exclusion(type_1: str, key_1: str, type_2: str | None = None, key_2: str | None = None) -> str | None:
-    """`| where not(<cond>)` for a single entity, or `not(<cond1> and <cond2>)` for a pair.
+def kql_exclusion(type_1: str, key_1: str, type_2: str | None = None, key_2: str | None = None,
+                  type_3: str | None = None, key_3: str | None = None) -> str | None:
+    """`| where not(<cond>)` for a single entity, `not(<cond1> and <cond2> [and <cond3>])` for a
+    pair or a triple.
 
     None when an entity type has no mapped column or a value cannot be written as a KQL literal.
     """
     try:
         parts = [entity_condition(type_1, key_1)]
-        if type_2 is not None:
-            parts.append(entity_condition(type_2, key_2))
+        for etype, key in ((type_2, key_2), (type_3, key_3)):
+            if etype is not None:
+                parts.append(entity_condition(etype, key))
     except ValueError:
         return None
     if any(p is None for p in parts):

@@ -89,7 +89,7 @@ def _index(rows: list[dict], *keys: str) -> dict[tuple, list[dict]]:
 
 def _exclusion_id(row: dict) -> tuple:
     return (row["tenant"], row["rule_id"], row["exclusion_kind"], row["entity_type_1"], row["entity_key_1"],
-            row["entity_type_2"], row["entity_key_2"])
+            row["entity_type_2"], row["entity_key_2"], row.get("entity_type_3"), row.get("entity_key_3"))
 
 
 def write_owner_reports(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> list[Path]:

@@ -134,8 +134,8 @@ TUNING_RECOMMENDATIONS = [
         "benign decisions are a subset of the decisions the recommendation rests on",
     ),
     error(E.ExpectColumnValuesToBeBetween(column="confidence", min_value=0, max_value=1), "a probability"),
-    unique(["tenant", "rule_id", "exclusion_kind", "entity_type_1", "entity_key_1", "entity_type_2", "entity_key_2"],
-           "one recommendation per exclusion"),
+    unique(["tenant", "rule_id", "exclusion_kind", "entity_type_1", "entity_key_1", "entity_type_2", "entity_key_2",
+            "entity_type_3", "entity_key_3"], "one recommendation per exclusion"),
 ]
 
 INCIDENT_ALERTS = [

@@ -11,7 +11,8 @@ from quality.suites.common import E, not_null, unique
 from quality.suites.staging import Scope
 
 LABELS = ["true_positive", "benign_positive", "false_positive"]
-EXCLUSION = ["tenant", "rule_id", "exclusion_kind", "entity_type_1", "entity_key_1", "entity_type_2", "entity_key_2"]
+EXCLUSION = ["tenant", "rule_id", "exclusion_kind", "entity_type_1", "entity_key_1", "entity_type_2", "entity_key_2",
+             "entity_type_3", "entity_key_3"]
 
 
 def _ordered(a: str, b: str, why: str) -> Check:
@@ -50,7 +51,7 @@ RULE_TOP_ENTITIES = [
 TUNING_EXCLUSION_CANDIDATES = [
     *not_null(["rule_id", "exclusion_kind", "entity_type_1", "entity_key_1", "verdict"], "the grain and the verdict"),
     unique(EXCLUSION, "one judgement per candidate exclusion; the recommendations and the backtest read it"),
-    error(E.ExpectColumnValuesToBeInSet(column="exclusion_kind", value_set=["single", "pair"]),
+    error(E.ExpectColumnValuesToBeInSet(column="exclusion_kind", value_set=["single", "pair", "triple"]),
           "the recommendations and the KQL builder handle exactly these kinds"),
     _rate("confidence", "a posterior quantile of a probability; outside [0, 1] the Beta UDF is broken"),
     _rate("alerts_removed_share", "the share of the rule's alerts an exclusion would remove"),
