@@ -121,9 +121,11 @@ def render_owner_page(owner: str, as_of: date, rules: list[dict], recs: dict, en
                 ("analyst hours on benign incidents", f"{hours:.1f}")]),
         h.para(
             "Hours assume a flat triage cost per incident (setting triage_minutes_per_incident). "
-            "KQL clauses assume the rule's query projects the standard entity columns "
-            "(AccountName, AccountDomain, DeviceName, IPAddress, …); adapt them if it does not, "
-            "or use the watchlist CSV.",
+            "KQL clauses assume the rule's query projects the documented Defender columns "
+            "(AccountName, AccountDomain, AccountUpn, AccountSid, DeviceName, IPAddress, FileName, FolderPath, "
+            "ProcessCommandLine, SHA256, …); adapt them if it does not, or use the watchlist CSV. Evidence is "
+            "counted in decisions (labelled incidents; automation closures apart), and each exclusion shows the "
+            "true positives per 30 days it could hide at the 95% edge of its interval.",
             "muted",
         ),
     )
