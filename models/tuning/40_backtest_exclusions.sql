@@ -8,15 +8,7 @@
 -- TEMP, not published: every column reaches analysts through tuning_backtest_exclusions (x.*).
 -- deployed_clause: the KQL clause the owner would paste (NULL for a rule without a query, i.e. a
 -- product alert, or an entity with no stable column: then the watchlist row, entity equality).
-CREATE TEMP TABLE IF NOT EXISTS tuning_backtest_fitted (
-    backtest_origin INTEGER, tenant VARCHAR, rule_id VARCHAR, exclusion_kind VARCHAR,
-    entity_type_1 VARCHAR, entity_key_1 VARCHAR, entity_value_1 VARCHAR,
-    entity_type_2 VARCHAR, entity_key_2 VARCHAR, entity_value_2 VARCHAR,
-    entity_type_3 VARCHAR, entity_key_3 VARCHAR, entity_value_3 VARCHAR, deployed_clause VARCHAR,
-    fitted_labelled_alerts BIGINT, fitted_benign_alerts BIGINT, fitted_decisions BIGINT,
-    fitted_benign_decisions BIGINT, fitted_confidence DOUBLE, fit_end_day DATE, test_end_day DATE
-);
-
+-- the table itself: 39_backtest_fitted_table.sql, created once per build before the first origin
 INSERT INTO tuning_backtest_fitted
 SELECT
     getvariable('backtest_origin'), tenant, rule_id, exclusion_kind,

@@ -189,9 +189,13 @@ def build(con: duckdb.DuckDBPyConnection, ctx: ModelContext) -> dict[str, int]:
             "min_decisions": int(s.min_decisions),
         },
     )
+    _run(con, "39_backtest_fitted_table.sql")
+    first_day = con.execute("SELECT min(day) FROM alerts").fetchall()[0][0]
     for origin in range(1, s.backtest_origins + 1):
         test_end = ctx.as_of - timedelta(days=(origin - 1) * s.backtest_days)
         test_start = test_end - timedelta(days=s.backtest_days - 1)
+        if first_day is None or test_start <= first_day:
+            continue  # nothing before the cut-off to fit on: the origin would choose no exclusion
         set_params(con, {"backtest_origin": origin, "backtest_end": test_end})
         run_fit(con, test_start)
         _run(con, "40_backtest_exclusions.sql")
