@@ -96,11 +96,20 @@ class Settings:
     tenants: tuple[TenantConfig, ...]
     baseline_days: int = 28
     min_labelled_alerts: int = 5
+    min_decisions: int = 5
     min_confidence: float = 0.8
     backtest_days: int = 14
+    backtest_origins: int = 3
     exclusion_ttl_days: int = 90
     fit_days: int = 90
     triage_minutes_per_incident: float = 30.0
+    # subject guard: (entity type, glob) pairs never recommended alone, and tier-0 host globs
+    never_exclude: tuple[tuple[str, str], ...] = ()
+    tier0_hosts: tuple[str, ...] = ("dc*", "*-dc*")
+    # a broad single entity removing more than this share of a rule's alerts is a rule-logic finding
+    max_removed_share: float = 0.5
+    # incidents closed by an automation rule, playbook or service principal count as decisions
+    automation_labels: bool = False
     default_owner: str = "secops"
     owner_rules: tuple[OwnerRule, ...] = ()
     quarantine_threshold: float = 0.05
@@ -325,6 +334,28 @@ def _tenant(raw: dict, index: int) -> TenantConfig:
     return TenantConfig(**values)
 
 
+NEVER_EXCLUDE_TYPES = ("account", "host", "ip", "file", "process", "url", "filehash", "dns", "mailbox")
+
+
+def _glob_list(raw, key: str, where: str) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not all(isinstance(g, str) and g.strip() for g in raw):
+        raise ConfigError(f"{where}: '{key}' must be a list of non-empty glob strings")
+    return tuple(g.strip().lower() for g in raw)
+
+
+def _never_exclude(tu: dict) -> tuple[tuple[str, str], ...]:
+    raw = tu.get("never_exclude", {})
+    where = "[tuning.never_exclude]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be a table of entity type = [globs]")
+    out = []
+    for etype, globs in raw.items():
+        if etype not in NEVER_EXCLUDE_TYPES:
+            raise ConfigError(f"{where}: unknown entity type '{etype}' (known: {', '.join(NEVER_EXCLUDE_TYPES)})")
+        out += [(etype, g) for g in _glob_list(globs, etype, where)]
+    return tuple(out)
+
+
 def parse(doc: dict, base_dir: Path, source_path: str = "", home_override: str | None = None) -> Settings:
     known_sections = {"hunthouse", "firewall", "tuning", "owners", "quality", "tenant", "delivery"}
     unknown = sorted(set(doc) - known_sections)
@@ -358,6 +389,9 @@ def parse(doc: dict, base_dir: Path, source_path: str = "", home_override: str |
     min_conf = _get(tu, "min_confidence", float, "[tuning]", 0.8)
     if not 0 < min_conf < 1:
         raise ConfigError(f"[tuning]: 'min_confidence' must be between 0 and 1, got {min_conf}")
+    max_share = _get(tu, "max_removed_share", float, "[tuning]", 0.5)
+    if not 0 < max_share <= 1:
+        raise ConfigError(f"[tuning]: 'max_removed_share' must be above 0 and at most 1, got {max_share}")
     threshold = _get(doc.get("quality", {}), "quarantine_threshold", float, "[quality]", 0.05)
     memory_limit = _get(core, "memory_limit", str, where, "3GB").strip()
     if not MEMORY_SIZE.fullmatch(memory_limit):
@@ -374,13 +408,19 @@ def parse(doc: dict, base_dir: Path, source_path: str = "", home_override: str |
         tenants=tenants,
         baseline_days=_positive(_get(fw, "baseline_days", int, "[firewall]", 28), "baseline_days", "[firewall]"),
         min_labelled_alerts=_positive(_get(tu, "min_labelled_alerts", int, "[tuning]", 5), "min_labelled_alerts", "[tuning]"),
+        min_decisions=_positive(_get(tu, "min_decisions", int, "[tuning]", 5), "min_decisions", "[tuning]"),
         min_confidence=min_conf,
         backtest_days=_positive(_get(tu, "backtest_days", int, "[tuning]", 14), "backtest_days", "[tuning]"),
+        backtest_origins=_positive(_get(tu, "backtest_origins", int, "[tuning]", 3), "backtest_origins", "[tuning]"),
         exclusion_ttl_days=_positive(_get(tu, "exclusion_ttl_days", int, "[tuning]", 90), "exclusion_ttl_days", "[tuning]"),
         fit_days=_positive(_get(tu, "fit_days", int, "[tuning]", 90), "fit_days", "[tuning]"),
         triage_minutes_per_incident=_positive(
             _get(tu, "triage_minutes_per_incident", float, "[tuning]", 30.0), "triage_minutes_per_incident", "[tuning]"
         ),
+        never_exclude=_never_exclude(tu),
+        tier0_hosts=_glob_list(tu.get("tier0_hosts", ["dc*", "*-dc*"]), "tier0_hosts", "[tuning]"),
+        max_removed_share=max_share,
+        automation_labels=_get(tu, "automation_labels", bool, "[tuning]", False),
         default_owner=_get(owners, "default", str, "[owners]", "secops"),
         owner_rules=tuple(rules),
         quarantine_threshold=threshold,

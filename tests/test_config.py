@@ -111,3 +111,26 @@ def test_memory_limit_and_threads_reach_the_settings():
     doc = {"hunthouse": {"memory_limit": "512MB", "threads": 1}, "tenant": [{"name": "t", "kind": "sample"}]}
     s = config.parse(doc, base_dir=Path("/tmp"))
     assert (s.memory_limit, s.threads) == ("512MB", 1)
+
+
+@pytest.mark.parametrize(
+    "snippet, message",
+    [
+        ('[tuning.never_exclude]\nprinter = ["x*"]', "[tuning.never_exclude]: unknown entity type 'printer'"),
+        ('[tuning.never_exclude]\naccount = "x*"', "'account' must be a list of non-empty glob strings"),
+        ('[tuning]\ntier0_hosts = [""]', "'tier0_hosts' must be a list of non-empty glob strings"),
+        ("[tuning]\nmax_removed_share = 1.5", "'max_removed_share' must be above 0 and at most 1"),
+        ('[tuning]\nautomation_labels = "yes"', "automation_labels"),
+        ("[tuning]\nbacktest_origins = 0", "backtest_origins"),
+    ],
+)
+def test_tuning_guard_settings_mistakes_are_named(tmp_path, snippet, message):
+    with pytest.raises(config.ConfigError, match=message.replace("[", r"\[").replace(".", r"\.")):
+        load(tmp_path, BASE + snippet)
+
+
+def test_tuning_guard_settings_reach_the_settings(tmp_path):
+    s = load(tmp_path, BASE + '[tuning]\nmax_removed_share = 0.4\nautomation_labels = true\n'
+                              'tier0_hosts = ["SRV-DC*"]\n[tuning.never_exclude]\naccount = ["*\\\\BreakGlass*"]')
+    assert (s.max_removed_share, s.automation_labels, s.tier0_hosts) == (0.4, True, ("srv-dc*",))
+    assert s.never_exclude == (("account", "*\\breakglass*"),)

@@ -49,9 +49,10 @@ def test_other_control_characters_are_refused_not_guessed():
     "etype, key, expected",
     [
         ("account", "contoso\\svc_inventory", "(AccountName =~ 'svc_inventory' and AccountDomain =~ 'contoso')"),
-        ("account", "svc@contoso.com", "AccountUPN =~ 'svc@contoso.com'"),
-        ("ip", "10.20.30.40", "IPAddress == '10.20.30.40'"),
-        ("file", "c:\\tools\\x.exe", "(FileName =~ 'x.exe' and FolderPath startswith 'c:\\\\tools')"),
+        ("account", "svc@contoso.com", "AccountUpn =~ 'svc@contoso.com'"),
+        ("ip", "10.20.30.40", "IPAddress =~ '10.20.30.40'"),
+        ("file", "c:\\tools\\x.exe",
+         "(FileName =~ 'x.exe' and FolderPath in~ ('c:\\\\tools', 'c:\\\\tools\\\\x.exe'))"),
         ("cloud-application", "x", None),
     ],
 )
@@ -61,5 +62,5 @@ def test_entity_types_map_to_documented_columns(etype, key, expected):
 
 def test_pair_clause_requires_both_entities():
     assert kql_exclusion("account", "svc", "ip", "10.0.0.1") == (
-        "| where not(AccountName =~ 'svc' and IPAddress == '10.0.0.1')"
+        "| where not(AccountName =~ 'svc' and IPAddress =~ '10.0.0.1')"
     )

@@ -17,6 +17,7 @@ from tests.tuning_fixture import TuningFixture, settings
 
 HOSTILE_ACCOUNT = "contoso\\o'brien\"<script>alert(1)</script>\\\nx"
 FORMULA_HOST = "=cmd|' /c calc'!a0"
+HOSTILE_HOST = "<img src=x onerror=alert(2)>"
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +30,13 @@ def published(tmp_path_factory):
         for day in range(20):
             fx.alert("r1", day, [("account", HOSTILE_ACCOUNT, HOSTILE_ACCOUNT.upper())], "benign_positive",
                      rule_name="Noisy <b>rule</b>")
-            fx.alert("r2", day, [("host", FORMULA_HOST, FORMULA_HOST)], "false_positive", rule_name="Quiet rule")
+            # still open, so the account alone removes under half of the rule's alerts
+            fx.alert("r1", day, [("account", f"contoso\\user{day}", f"CONTOSO\\user{day}")], None,
+                     rule_name="Noisy <b>rule</b>")
+            fx.alert("r1", day, [("account", f"contoso\\other{day}", f"CONTOSO\\other{day}")], None,
+                     rule_name="Noisy <b>rule</b>")
+            fx.alert("r2", day, [("process", FORMULA_HOST, FORMULA_HOST)], "false_positive", rule_name="Quiet rule")
+            fx.alert("r3", day, [("host", HOSTILE_HOST, HOSTILE_HOST)], "benign_positive", rule_name="Broad rule")
         fx.alert("r2", 3, [("host", "pc1", "PC1")], "true_positive", rule_name="Quiet rule")
         fx.build(cfg, as_of_day=25)
     con = duckdb.connect(str(path), read_only=True)
@@ -58,6 +65,18 @@ def test_hostile_values_are_escaped_in_the_html(published):
     assert "<svg" in page  # the alert-volume chart
 
 
+def test_broad_entities_above_the_cap_are_rule_logic_findings_not_exclusions(published):
+    _, con, paths = published
+    [finding] = con.execute("SELECT rule_id, entity_key_1, alerts_removed_share, benign_alerts FROM "
+                            "tuning_exclusion_candidates WHERE is_rule_logic_finding").fetchall()
+    assert finding == ("r3", HOSTILE_HOST.lower(), 1.0, 20)
+    assert con.execute("SELECT count(*) FROM tuning_recommendations WHERE rule_id = 'r3'").fetchall() == [(0,)]
+    page = next(p for p in paths if p.name == "secops.html").read_text()
+    assert "Fix the rule logic" in page and "<img" not in page
+    assert "&lt;img src=x onerror=alert(2)&gt;" in page
+    assert "fix the query" in page
+
+
 def test_recommendations_files_carry_the_exclusions_of_that_owner(published):
     _, _, paths = published
     by_name = {p.name: p for p in paths}
@@ -79,7 +98,17 @@ def test_watchlist_csv_defuses_formula_cells(published):
 def test_noise_summary_ranks_rules_for_dagster_metadata(published):
     _, con, _ = published
     summary = noise_summary(con, "t1")
-    assert summary["rules"] == 2 and summary["recommendations"] == 2
-    assert summary["analyst_hours_benign"] == pytest.approx(40 * 30 / 60)
+    assert summary["rules"] == 3 and summary["recommendations"] == 2
+    assert summary["analyst_hours_benign"] == pytest.approx(60 * 30 / 60)
     lines = summary["top_rules_markdown"].splitlines()
-    assert len(lines) == 4 and "Noisy &lt;b&gt;rule&lt;/b&gt;" in summary["top_rules_markdown"]
+    assert len(lines) == 5 and "Noisy &lt;b&gt;rule&lt;/b&gt;" in summary["top_rules_markdown"]
+
+
+def test_owner_sees_decisions_and_the_hidden_true_positive_bound_not_a_bare_confidence(published):
+    _, _, paths = published
+    page = next(p for p in paths if p.name == "secops.html").read_text()
+    assert "decisions seen" in page and "true positives it could hide per 30 days" in page
+    assert ">confidence<" not in page
+    rows = list(csv.DictReader(next(p for p in paths if p.name == "secops.csv").open(newline="")))
+    assert "confidence" not in rows[0]
+    assert (rows[0]["decisions"], rows[0]["benign_decisions"]) == ("20", "20")

@@ -3,6 +3,7 @@ filled alert by alert, each alert in its own incident unless told otherwise."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -35,22 +36,26 @@ class TuningFixture:
         self._alerts = 0
         self._incidents = 0
 
-    def alert(self, rule_id: str, day: int, entities: list[tuple[str, str, str]], label: str | None,
-              tenant: str = "t1", rule_name: str | None = None, incident: int | None = None) -> str:
+    def alert(self, rule_id: str, day: int, entities: list[tuple], label: str | None,
+              tenant: str = "t1", rule_name: str | None = None, incident: int | None = None,
+              closed_by: str = "analyst@contoso.com", product: bool = False) -> str:
         """One alert of `rule_id` on START + day, in its own incident closed as `label` (None = open)."""
         self._alerts += 1
         alert_id = f"a{self._alerts:05d}"
         when = datetime.combine(START + timedelta(days=day), datetime.min.time(), UTC) + timedelta(hours=9)
+        # an analytic rule's alert names its rule id; a product alert (product=True) names none
         self.con.execute(
-            "INSERT INTO alerts (tenant, day, system_alert_id, time_generated, alert_name, rule_id, rule_name) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [tenant, when.date(), alert_id, when, rule_name or f"Rule {rule_id}", rule_id, rule_name or f"Rule {rule_id}"],
+            "INSERT INTO alerts (tenant, day, system_alert_id, time_generated, alert_name, rule_id, rule_ids, "
+            "rule_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [tenant, when.date(), alert_id, when, rule_name or f"Rule {rule_id}", rule_id,
+             [] if product else [rule_id], rule_name or f"Rule {rule_id}"],
         )
-        for i, (etype, key, value) in enumerate(entities):
+        for i, (etype, key, value, *props) in enumerate(entities):
+            # an optional fourth item: the entity's own properties (Name, NTDomain, Sid, …)
             self.con.execute(
                 "INSERT INTO alert_entities (tenant, day, system_alert_id, entity_ordinal, entity_type, entity_key, "
-                "entity_value) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [tenant, when.date(), alert_id, i, etype, key, value],
+                "entity_value, properties) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [tenant, when.date(), alert_id, i, etype, key, value, json.dumps(props[0]) if props else None],
             )
         if incident is None:
             self._incidents += 1
@@ -58,10 +63,11 @@ class TuningFixture:
             created = self._incident_version(tenant, number, when, "New", None, "Incident created from alert")
             if label is not None:
                 self._incident_version(tenant, number, created + timedelta(minutes=20), "Active", None, "analyst@contoso.com")
-                self._incident_version(tenant, number, created + timedelta(hours=2), "Closed", label, "analyst@contoso.com")
+                self._incident_version(tenant, number, created + timedelta(hours=2), "Closed", label, closed_by)
         else:
             number = incident
         self.con.execute("INSERT INTO incident_alerts VALUES (?, ?, ?)", [tenant, number, alert_id])
+        self.last_incident = number
         return alert_id
 
     def _incident_version(self, tenant, number, when, status, label, who) -> datetime:

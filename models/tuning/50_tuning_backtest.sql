@@ -1,109 +1,152 @@
--- tuning_backtest_exclusions: what each exclusion fitted without the held-out days would have
--- removed in them. Grain: one row per tuning_backtest_fitted exclusion.
--- tuning_backtest: the same effect per rule, plus one '*' row per tenant for all rules together.
--- Grain: (tenant, rule_id). Why: an exclusion is only trustworthy if, chosen on the past, it
--- removes benign alerts and no true positives in days it has not seen.
--- Held-out window: [backtest_start, as_of]; alerts in it are scored with their latest labels
+-- tuning_backtest_exclusions: what each exclusion fitted at a backtest origin would have removed
+-- in that origin's held-out window. Grain: one row per tuning_backtest_fitted exclusion.
+-- tuning_backtest: the same effect per rule and origin, plus one '*' row per tenant and origin for
+-- all rules together, and backtest_origin 0 rows for all origins together.
+-- Grain: (tenant, rule_id, backtest_origin). Why: an exclusion is only trustworthy if, chosen on the
+-- past, it removes benign alerts and no true positives in days it has not seen; several origins
+-- show whether that holds over time, not in one lucky window.
+-- Rolling origins: origin k (1 = the latest) holds out [as_of - k * backtest_days + 1,
+-- as_of - (k - 1) * backtest_days], fitted on everything before it; the windows do not overlap, so
+-- each held-out alert belongs to one origin. Alerts are scored with their latest labels
 -- (alert_labels of the live fit, which runs before this file).
 -- Hours saved: incidents whose every alert is removed are incidents nobody triages; each is
 -- assumed to cost triage_minutes_per_incident, the same assumption as rule_noise.
 CREATE OR REPLACE TEMP TABLE backtest_alerts AS
-SELECT *
+SELECT *, 1 + date_diff('day', day, getvariable('as_of')::DATE) // getvariable('backtest_days') AS backtest_origin
 FROM alert_labels
 WHERE rule_id IS NOT NULL AND day >= getvariable('backtest_start') AND day <= getvariable('as_of');
 
--- Matched from the held-out alerts' own entities (their day range lets the scan skip older row
--- groups; an alert's entity rows carry its day), entity equality first: the cost follows the
--- held-out days, not the history or alerts × exclusions.
+-- What the paste would do: each fitted exclusion's deployed clause (40_backtest_exclusions.sql) is
+-- evaluated by models/tuning/kql_eval.py on the query rows of the held-out alerts of its rule,
+-- built from their own entities (their day range lets the scan skip older row groups; an alert's
+-- entity rows carry its day). An exclusion without a clause (no query, no stable column) is applied
+-- as its watchlist row would be: entity equality. The cost follows the held-out days times the
+-- rule's exclusions, not the history.
 CREATE OR REPLACE TEMP TABLE backtest_entities AS
-SELECT DISTINCT e.tenant, e.system_alert_id, b.rule_id, e.entity_type, e.entity_key
+SELECT DISTINCT e.tenant, e.system_alert_id, b.rule_id, b.backtest_origin, e.entity_type, e.entity_key, e.entity_value,
+       e.properties::VARCHAR AS properties
 FROM alert_entities AS e
 JOIN backtest_alerts AS b ON b.tenant = e.tenant AND b.system_alert_id = e.system_alert_id
 WHERE e.day >= getvariable('backtest_start') AND e.day <= getvariable('as_of');
 
+CREATE OR REPLACE TEMP TABLE backtest_alert_rows AS
+SELECT
+    tenant, system_alert_id, rule_id, backtest_origin,
+    to_json(list({'entity_type': entity_type, 'entity_key': entity_key, 'entity_value': entity_value,
+                  'properties': properties} ORDER BY entity_type, entity_key))::VARCHAR AS entities
+FROM backtest_entities
+GROUP BY ALL;
+
 CREATE OR REPLACE TEMP TABLE backtest_matches AS
-SELECT e1.tenant, e1.system_alert_id, e1.rule_id, x.exclusion_kind,
-       x.entity_type_1, x.entity_key_1, x.entity_type_2, x.entity_key_2
+SELECT r.tenant, r.system_alert_id, r.rule_id, x.backtest_origin, x.exclusion_kind,
+       x.entity_type_1, x.entity_key_1, x.entity_type_2, x.entity_key_2, x.entity_type_3, x.entity_key_3
+FROM backtest_alert_rows AS r
+JOIN tuning_backtest_fitted AS x
+    ON x.tenant = r.tenant AND x.rule_id = r.rule_id AND x.backtest_origin = r.backtest_origin
+WHERE x.deployed_clause IS NOT NULL AND kql_clause_removes(x.deployed_clause, r.entities)
+UNION ALL
+SELECT e1.tenant, e1.system_alert_id, e1.rule_id, x.backtest_origin, x.exclusion_kind,
+       x.entity_type_1, x.entity_key_1, x.entity_type_2, x.entity_key_2, x.entity_type_3, x.entity_key_3
 FROM backtest_entities AS e1
 JOIN tuning_backtest_fitted AS x
-    ON x.tenant = e1.tenant AND x.rule_id = e1.rule_id
+    ON x.tenant = e1.tenant AND x.rule_id = e1.rule_id AND x.backtest_origin = e1.backtest_origin
     AND x.entity_type_1 = e1.entity_type AND x.entity_key_1 = e1.entity_key
 LEFT JOIN backtest_entities AS e2
     ON e2.tenant = e1.tenant AND e2.system_alert_id = e1.system_alert_id
     AND e2.entity_type = x.entity_type_2 AND e2.entity_key = x.entity_key_2
-WHERE x.exclusion_kind = 'single' OR e2.system_alert_id IS NOT NULL;
+LEFT JOIN backtest_entities AS e3
+    ON e3.tenant = e1.tenant AND e3.system_alert_id = e1.system_alert_id
+    AND e3.entity_type = x.entity_type_3 AND e3.entity_key = x.entity_key_3
+WHERE x.deployed_clause IS NULL AND (x.entity_type_2 IS NULL OR e2.system_alert_id IS NOT NULL)
+  AND (x.entity_type_3 IS NULL OR e3.system_alert_id IS NOT NULL);
 
 CREATE OR REPLACE TEMP TABLE backtest_removed AS
-SELECT DISTINCT tenant, system_alert_id
+SELECT DISTINCT tenant, backtest_origin, system_alert_id
 FROM backtest_matches;
 
--- incidents all of whose alerts were removed (the whole incident, not only its held-out part);
--- only an incident with a removed alert can qualify
+-- per origin, incidents all of whose alerts were removed by that origin's exclusions (the whole
+-- incident, not only its held-out part); only an incident with a removed alert can qualify
 CREATE OR REPLACE TEMP TABLE backtest_incidents_removed AS
-SELECT ia.tenant, ia.incident_number
-FROM incident_alerts AS ia
-LEFT JOIN backtest_removed AS r USING (tenant, system_alert_id)
-WHERE (ia.tenant, ia.incident_number) IN (
-    SELECT i.tenant, i.incident_number FROM incident_alerts AS i JOIN backtest_removed USING (tenant, system_alert_id)
+WITH touched AS (
+    SELECT DISTINCT i.tenant, r.backtest_origin, i.incident_number
+    FROM incident_alerts AS i
+    JOIN backtest_removed AS r USING (tenant, system_alert_id)
 )
-GROUP BY ia.tenant, ia.incident_number
+SELECT t.tenant, t.backtest_origin, t.incident_number
+FROM touched AS t
+JOIN incident_alerts AS ia ON ia.tenant = t.tenant AND ia.incident_number = t.incident_number
+LEFT JOIN backtest_removed AS r
+    ON r.tenant = ia.tenant AND r.system_alert_id = ia.system_alert_id AND r.backtest_origin = t.backtest_origin
+GROUP BY t.tenant, t.backtest_origin, t.incident_number
 HAVING count(*) = count(r.system_alert_id);
 
 CREATE OR REPLACE TABLE tuning_backtest_exclusions AS
 SELECT
-    x.*,
-    getvariable('backtest_start') AS test_start_day,
-    getvariable('as_of') AS test_end_day,
+    x.* EXCLUDE (test_end_day),
+    x.fit_end_day AS test_start_day,
+    x.test_end_day,
     count(DISTINCT m.system_alert_id) AS alerts_removed,
     count(DISTINCT m.system_alert_id) FILTER (WHERE b.is_benign) AS benign_alerts_removed,
     count(DISTINCT m.system_alert_id) FILTER (WHERE b.is_true_positive) AS true_positive_alerts_removed,
     count(DISTINCT m.system_alert_id) FILTER (WHERE NOT b.is_labelled) AS unlabelled_alerts_removed
 FROM tuning_backtest_fitted AS x
 LEFT JOIN backtest_matches AS m
-    ON m.tenant = x.tenant AND m.rule_id = x.rule_id AND m.exclusion_kind = x.exclusion_kind
+    ON m.tenant = x.tenant AND m.rule_id = x.rule_id AND m.backtest_origin = x.backtest_origin
+    AND m.exclusion_kind = x.exclusion_kind
     AND m.entity_type_1 = x.entity_type_1 AND m.entity_key_1 = x.entity_key_1
     AND m.entity_type_2 IS NOT DISTINCT FROM x.entity_type_2 AND m.entity_key_2 IS NOT DISTINCT FROM x.entity_key_2
+    AND m.entity_type_3 IS NOT DISTINCT FROM x.entity_type_3 AND m.entity_key_3 IS NOT DISTINCT FROM x.entity_key_3
 LEFT JOIN backtest_alerts AS b ON b.tenant = m.tenant AND b.system_alert_id = m.system_alert_id
 GROUP BY ALL;
 
 CREATE OR REPLACE TABLE tuning_backtest AS
 WITH per_alert AS (
     SELECT
-        b.tenant, b.rule_id, b.rule_name, b.time_generated, b.system_alert_id, b.incident_number, b.is_benign,
-        b.is_true_positive, b.is_labelled, r.system_alert_id IS NOT NULL AS is_removed,
+        b.tenant, b.rule_id, b.rule_name, b.time_generated, b.backtest_origin, b.system_alert_id,
+        b.incident_number, b.is_benign, b.is_true_positive, b.is_labelled,
+        r.system_alert_id IS NOT NULL AS is_removed,
         i.incident_number IS NOT NULL AS incident_removed
     FROM backtest_alerts AS b
-    LEFT JOIN backtest_removed AS r USING (tenant, system_alert_id)
-    LEFT JOIN backtest_incidents_removed AS i ON i.tenant = b.tenant AND i.incident_number = b.incident_number
-),
-exclusions AS (
-    SELECT tenant, rule_id, count(*) AS exclusions_applied FROM tuning_backtest_fitted GROUP BY ALL
+    LEFT JOIN backtest_removed AS r
+        ON r.tenant = b.tenant AND r.system_alert_id = b.system_alert_id AND r.backtest_origin = b.backtest_origin
+    LEFT JOIN backtest_incidents_removed AS i
+        ON i.tenant = b.tenant AND i.incident_number = b.incident_number AND i.backtest_origin = b.backtest_origin
 ),
 rolled AS (
     SELECT
         tenant,
         coalesce(rule_id, '*') AS rule_id,
+        coalesce(backtest_origin, 0) AS backtest_origin,
         CASE WHEN rule_id IS NULL THEN 'all rules' ELSE arg_max(rule_name, time_generated) END AS rule_name,
+        min(backtest_origin) AS first_origin,
+        max(backtest_origin) AS last_origin,
         count(*) AS alerts,
+        count(*) FILTER (WHERE is_true_positive) AS true_positive_alerts,
         count(*) FILTER (WHERE is_removed) AS alerts_removed,
         count(*) FILTER (WHERE is_removed AND is_benign) AS benign_alerts_removed,
         count(*) FILTER (WHERE is_removed AND is_true_positive) AS true_positive_alerts_removed,
         count(*) FILTER (WHERE is_removed AND NOT is_labelled) AS unlabelled_alerts_removed,
-        count(DISTINCT incident_number) FILTER (WHERE incident_removed) AS incidents_removed
+        -- an incident can be removed in two origins (alerts on both sides of a window edge)
+        count(DISTINCT (backtest_origin, incident_number)) FILTER (WHERE incident_removed) AS incidents_removed
     FROM per_alert
-    GROUP BY GROUPING SETS ((tenant, rule_id), (tenant))
+    GROUP BY GROUPING SETS ((tenant, rule_id, backtest_origin), (tenant, backtest_origin), (tenant, rule_id), (tenant))
+),
+exclusions AS (
+    SELECT tenant, coalesce(rule_id, '*') AS rule_id, coalesce(backtest_origin, 0) AS backtest_origin,
+           count(*) AS exclusions_applied
+    FROM tuning_backtest_fitted
+    GROUP BY GROUPING SETS ((tenant, rule_id, backtest_origin), (tenant, backtest_origin), (tenant, rule_id), (tenant))
 )
 SELECT
-    r.tenant, r.rule_id, r.rule_name,
-    getvariable('backtest_start') AS test_start_day,
-    getvariable('as_of') AS test_end_day,
-    CASE WHEN r.rule_id = '*' THEN (SELECT count(*) FROM tuning_backtest_fitted AS f WHERE f.tenant = r.tenant)
-         ELSE coalesce(e.exclusions_applied, 0) END AS exclusions_applied,
-    r.alerts, r.alerts_removed, r.benign_alerts_removed, r.true_positive_alerts_removed,
+    r.tenant, r.rule_id, r.rule_name, r.backtest_origin::INTEGER AS backtest_origin,
+    (getvariable('as_of') - to_days(r.last_origin * getvariable('backtest_days') - 1))::DATE AS test_start_day,
+    (getvariable('as_of') - to_days((r.first_origin - 1) * getvariable('backtest_days')))::DATE AS test_end_day,
+    coalesce(e.exclusions_applied, 0) AS exclusions_applied,
+    r.alerts, r.true_positive_alerts, r.alerts_removed, r.benign_alerts_removed, r.true_positive_alerts_removed,
     r.unlabelled_alerts_removed, r.incidents_removed,
     r.incidents_removed * getvariable('triage_minutes_per_incident') / 60.0 AS analyst_hours_saved
 FROM rolled AS r
-LEFT JOIN exclusions AS e USING (tenant, rule_id);
+LEFT JOIN exclusions AS e USING (tenant, rule_id, backtest_origin);
 
 COMMENT ON COLUMN tuning_backtest.analyst_hours_saved IS
     'Incidents whose every alert the fitted exclusions remove, times triage_minutes_per_incident / 60 (assumed triage cost per incident, not measured).';

@@ -1,8 +1,9 @@
 """Analytic-rule tuning models: rule noise, top entities, exclusion recommendations and their backtest.
 
 Order of a build (all SQL in this folder; Python only for the Beta prior fit and the UDFs):
-1. the fit (10, 20, prior, 30) with fit_end_day = the first of the last `backtest_days` days, then
-   40 keeps the exclusions it recommends;
+1. for each of `backtest_origins` rolling origins (1 = the latest), the fit (10-35, prior) with
+   fit_end_day = the first day of that origin's held-out window of `backtest_days` days, then 40
+   keeps the exclusions it recommends;
 2. the same fit with fit_end_day = as_of + 1 (everything), then 50 scores step 1's exclusions on
    the held-out days, and 60-80 build the published rule reports from the live fit.
 Running the one fit twice with a different cut-off is what makes the backtest honest: the
@@ -11,21 +12,29 @@ exclusions it scores were chosen by exactly the live logic, without the days the
 
 from __future__ import annotations
 
+import csv
+import json
 from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pyarrow as pa
-from duckdb.sqltypes import DOUBLE, VARCHAR
+from duckdb.sqltypes import BOOLEAN, DOUBLE, VARCHAR
 
 from models.runner import ModelContext, run_sql_file, set_params
 from models.tuning.beta import beta_ppf
 from models.tuning.kql import kql_exclusion
+from models.tuning.kql_eval import clause_removes
 from models.tuning.prior import fit_beta_prior
 
 HERE = Path(__file__).resolve().parent
-FIT_FILES = ("10_alert_labels.sql", "20_rule_label_counts.sql", "30_exclusion_candidates.sql")
+FIT_FILES = ("10_alert_labels.sql", "20_rule_label_counts.sql", "25_rule_query_literals.sql",
+             "27_account_identities.sql", "28_account_identity_step.sql", "29_true_positive_guard.sql",
+             "30_exclusion_candidates.sql", "35_exclusion_shapes.sql")
+# label propagation over account forms converges in (longest chain of linked forms) steps
+MAX_IDENTITY_STEPS = 50
+NEVER_ALONE = HERE / "never_alone.csv"
 PUBLISHED = (
     "alert_labels",
     "rule_noise",
@@ -38,7 +47,12 @@ PUBLISHED = (
 )
 # Scratch of the build (TEMP tables, never published): the per-rule counts the prior is fitted on,
 # and the held-out fit's exclusions (published through tuning_backtest_exclusions).
-SCRATCH = ("tuning_rule_label_counts", "tuning_backtest_fitted")
+SCRATCH = ("tuning_rule_label_counts", "tuning_backtest_fitted", "tuning_rule_queries",
+           "tuning_rule_query_literals", "tuning_subject_patterns", "tuning_candidates_judged", "tuning_passing",
+           "tuning_passing_alerts", "tuning_tp_alerts", "tuning_account_forms", "tuning_account_edges",
+           "tuning_account_identity", "tuning_account_identity_next", "tuning_account_identity_changes",
+           "tuning_tp_incident_entities", "tuning_tp_guard_entities", "tuning_tp_guard_pairs", "tuning_analytic_rules",
+           "tuning_tier0_hosts_seen")
 
 
 def _beta_quantile(q: pa.Array, a: pa.Array, b: pa.Array) -> pa.Array:
@@ -50,21 +64,48 @@ def _beta_quantile(q: pa.Array, a: pa.Array, b: pa.Array) -> pa.Array:
     return pa.array(out, mask=~valid)
 
 
+def _clause_removes(clause: str | None, entities_json: str | None) -> bool:
+    """Whether the deployed clause drops an alert, from its entities (JSON list of
+    {entity_type, entity_key, entity_value, properties})."""
+    if clause is None or entities_json is None:
+        return False
+    return clause_removes(clause, json.loads(entities_json))
+
+
 def register_functions(con: duckdb.DuckDBPyConnection, settings) -> None:
     """The scalar functions the tuning SQL calls: Beta quantiles, KQL clauses, rule owners."""
-    for name in ("beta_quantile", "kql_exclusion", "rule_owner"):
+    for name in ("beta_quantile", "kql_exclusion", "kql_clause_removes", "rule_owner"):
         try:
             con.remove_function(name)
         except duckdb.Error:
             pass
     con.create_function("beta_quantile", _beta_quantile, [DOUBLE, DOUBLE, DOUBLE], DOUBLE, type="arrow")
     con.create_function(
-        "kql_exclusion", kql_exclusion, [VARCHAR, VARCHAR, VARCHAR, VARCHAR], VARCHAR, null_handling="special"
+        "kql_exclusion", kql_exclusion, [VARCHAR] * 6, VARCHAR, null_handling="special"
+    )
+    con.create_function(
+        "kql_clause_removes", _clause_removes, [VARCHAR, VARCHAR], BOOLEAN, null_handling="special"
     )
     con.create_function(
         "rule_owner", lambda rule_id, rule_name: settings.owner_of(rule_id or "", rule_name or ""),
         [VARCHAR, VARCHAR], VARCHAR, null_handling="special",
     )
+
+
+def subject_patterns(settings) -> list[tuple[str, str, str]]:
+    """(entity type, glob, reason) of every entity never recommended alone, whatever the rule: the
+    never-alone list kept in the repo, the tier-0 host globs and the never_exclude globs."""
+    with NEVER_ALONE.open(newline="", encoding="utf-8") as f:
+        rows = [(r["entity_type"], r["pattern"].lower(), r["reason"]) for r in csv.DictReader(f)]
+    rows += [("host", g.lower(), "tier-0 host (tier0_hosts)") for g in settings.tier0_hosts]
+    rows += [(t, g.lower(), "configured never_exclude") for t, g in settings.never_exclude]
+    return rows
+
+
+def load_subject_patterns(con: duckdb.DuckDBPyConnection, settings) -> None:
+    con.execute("CREATE OR REPLACE TEMP TABLE tuning_subject_patterns "
+                "(entity_type VARCHAR, pattern VARCHAR, reason VARCHAR)")
+    con.executemany("INSERT INTO tuning_subject_patterns VALUES (?, ?, ?)", subject_patterns(settings))
 
 
 def fit_priors(con: duckdb.DuckDBPyConnection) -> None:
@@ -103,7 +144,19 @@ def run_fit(con: duckdb.DuckDBPyConnection, fit_end_day: date) -> None:
     for name in FIT_FILES:
         if name.startswith("30_"):
             fit_priors(con)
+        if name.startswith("28_"):
+            merge_account_identities(con, name)
+            continue
         _run(con, name)
+
+
+def merge_account_identities(con: duckdb.DuckDBPyConnection, step_file: str) -> None:
+    """Repeat the label-propagation step until no account form changes identity."""
+    for _ in range(MAX_IDENTITY_STEPS):
+        _run(con, step_file)
+        if not con.execute("SELECT changed FROM tuning_account_identity_changes").fetchall()[0][0]:
+            return
+    raise RuntimeError(f"account identities did not converge in {MAX_IDENTITY_STEPS} steps")
 
 
 def _run(con: duckdb.DuckDBPyConnection, name: str) -> None:
@@ -115,23 +168,37 @@ def _run(con: duckdb.DuckDBPyConnection, name: str) -> None:
 
 def build(con: duckdb.DuckDBPyConnection, ctx: ModelContext) -> dict[str, int]:
     s = ctx.settings
-    backtest_start = ctx.as_of - timedelta(days=s.backtest_days - 1)
+    # the earliest held-out day of the rolling origins (see 50_tuning_backtest.sql)
+    backtest_start = ctx.as_of - timedelta(days=s.backtest_origins * s.backtest_days - 1)
     register_functions(con, s)
     drop_scratch(con)
+    load_subject_patterns(con, s)
     set_params(
         con,
         {
             "as_of": ctx.as_of,
             "backtest_start": backtest_start,
+            "backtest_days": int(s.backtest_days),
             "min_labelled_alerts": int(s.min_labelled_alerts),
             "min_confidence": float(s.min_confidence),
             "triage_minutes_per_incident": float(s.triage_minutes_per_incident),
             "exclusion_ttl_days": int(s.exclusion_ttl_days),
             "fit_days": int(s.fit_days),
+            "max_removed_share": float(s.max_removed_share),
+            "automation_labels": bool(s.automation_labels),
+            "min_decisions": int(s.min_decisions),
         },
     )
-    run_fit(con, backtest_start)
-    _run(con, "40_backtest_exclusions.sql")
+    _run(con, "39_backtest_fitted_table.sql")
+    first_day = con.execute("SELECT min(day) FROM alerts").fetchall()[0][0]
+    for origin in range(1, s.backtest_origins + 1):
+        test_end = ctx.as_of - timedelta(days=(origin - 1) * s.backtest_days)
+        test_start = test_end - timedelta(days=s.backtest_days - 1)
+        if first_day is None or test_start <= first_day:
+            continue  # nothing before the cut-off to fit on: the origin would choose no exclusion
+        set_params(con, {"backtest_origin": origin, "backtest_end": test_end})
+        run_fit(con, test_start)
+        _run(con, "40_backtest_exclusions.sql")
     run_fit(con, ctx.as_of + timedelta(days=1))
     for name in ("50_tuning_backtest.sql", "60_rule_noise.sql", "70_rule_top_entities.sql",
                  "80_tuning_recommendations.sql"):

@@ -9,22 +9,29 @@ newline, carriage return and tab become `\\n`, `\\r`, `\\t`, so a clause always 
 KQL documents no escape for other control characters, so a value holding one is refused
 (ValueError) rather than guessed at; the recommendation then offers only the watchlist row.
 
-Entity type -> columns (the names Defender XDR and the Sentinel ASIM-style tables use for mapped
-entities; a rule whose query projects other names needs the clause adapted, which the report says):
-- account: key `domain\\name` -> AccountName and AccountDomain; `name@suffix` -> AccountUPN;
-  bare name -> AccountName
+Entity type -> columns (the documented columns of the Defender XDR advanced-hunting tables, which
+Sentinel's Defender connector tables share; a rule whose query projects other names needs the clause
+adapted, which the report says; rule definitions with entity mappings will name them):
+- account: key `domain\\name` -> AccountName and AccountDomain; `name@suffix` -> AccountUpn; a SID
+  (`s-1-…`) -> AccountSid; an Entra object id (a GUID) -> AccountObjectId; bare name -> AccountName
 - host: short host name -> the first label of DeviceName (DeviceName is often an FQDN)
-- ip: IPAddress, exact match
-- file: key `directory\\name` -> FileName and FolderPath (prefix); bare name -> FileName
-- process: ProcessCommandLine
+- ip: IPAddress, `=~` (IPv6 text varies in case)
+- file: key `directory\\name` -> FileName, and FolderPath equal to the folder or to the full path
+  (tables differ on whether FolderPath holds the file name), never a bare prefix that would also
+  match `app-evil\\`; bare name -> FileName
+- process: ProcessCommandLine; a `pid:NNNN` key (no command line) has no stable column: no clause
 - url: Url
-- filehash: SHA256, SHA1 or MD5
+- filehash: `algorithm:value` -> the algorithm's column (SHA256, SHA1 or MD5) with the bare value
 - dns: DomainName
 - mailbox: RecipientEmailAddress
-Any other type gets no clause (NULL): the watchlist row still carries it.
+Any other type gets no clause (NULL): the watchlist row still carries it. Product alerts (no
+analytic rule) get no clause either: there is no query to paste it into (80_tuning_recommendations).
+The clause grammar is exactly what models/tuning/kql_eval.py evaluates.
 """
 
 from __future__ import annotations
+
+import re
 
 _ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -47,45 +54,78 @@ def _split_last(key: str, sep: str) -> tuple[str, str]:
     return head, tail
 
 
+_SID = re.compile(r"s-1-\d+(-\d+)+", re.IGNORECASE)
+_GUID = re.compile(r"[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}", re.IGNORECASE)
+_HASH_COLUMNS = {"sha256": "SHA256", "sha1": "SHA1", "md5": "MD5"}
+_HASH_BY_LENGTH = {64: "SHA256", 40: "SHA1", 32: "MD5"}
+
+
+def _account(key: str) -> str:
+    if "\\" in key:
+        domain, name = _split_last(key, "\\")
+        return f"(AccountName =~ {kql_string(name)} and AccountDomain =~ {kql_string(domain)})"
+    if _SID.fullmatch(key):
+        return f"AccountSid =~ {kql_string(key)}"
+    if _GUID.fullmatch(key):
+        return f"AccountObjectId =~ {kql_string(key)}"
+    if "@" in key:
+        return f"AccountUpn =~ {kql_string(key)}"
+    return f"AccountName =~ {kql_string(key)}"
+
+
+def _file(key: str) -> str:
+    if "\\" in key or "/" in key:
+        sep = "\\" if "\\" in key else "/"
+        folder, name = _split_last(key, sep)
+        return f"(FileName =~ {kql_string(name)} and FolderPath in~ ({kql_string(folder)}, {kql_string(key)}))"
+    return f"FileName =~ {kql_string(key)}"
+
+
+def _filehash(key: str) -> str | None:
+    algorithm, _, value = key.rpartition(":")
+    column = _HASH_COLUMNS.get(algorithm.lower()) if algorithm else _HASH_BY_LENGTH.get(len(value))
+    if column is None or not value:
+        return None
+    return f"{column} =~ {kql_string(value)}"
+
+
 def entity_condition(entity_type: str, key: str) -> str | None:
-    """The KQL condition that matches one entity, or None when the type has no mapped column."""
+    """The KQL condition that matches one entity, or None when the type has no stable column."""
     t = (entity_type or "").lower()
     if key is None or key == "":
         return None
     if t == "account":
-        if "\\" in key:
-            domain, name = _split_last(key, "\\")
-            return f"(AccountName =~ {kql_string(name)} and AccountDomain =~ {kql_string(domain)})"
-        if "@" in key:
-            return f"AccountUPN =~ {kql_string(key)}"
-        return f"AccountName =~ {kql_string(key)}"
+        return _account(key)
     if t == "host":
         return f"tostring(split(DeviceName, '.')[0]) =~ {kql_string(key)}"
     if t == "ip":
-        return f"IPAddress == {kql_string(key)}"
+        return f"IPAddress =~ {kql_string(key)}"
     if t == "file":
-        if "\\" in key:
-            folder, name = _split_last(key, "\\")
-            return f"(FileName =~ {kql_string(name)} and FolderPath startswith {kql_string(folder)})"
-        return f"FileName =~ {kql_string(key)}"
+        return _file(key)
     if t == "filehash":
-        lit = kql_string(key)
-        return f"(SHA256 =~ {lit} or SHA1 =~ {lit} or MD5 =~ {lit})"
-    simple = {"process": "ProcessCommandLine", "url": "Url", "dns": "DomainName", "mailbox": "RecipientEmailAddress"}
+        return _filehash(key)
+    if t == "process":
+        if key.lower().startswith("pid:"):
+            return None
+        return f"ProcessCommandLine =~ {kql_string(key)}"
+    simple = {"url": "Url", "dns": "DomainName", "mailbox": "RecipientEmailAddress"}
     if t in simple:
         return f"{simple[t]} =~ {kql_string(key)}"
     return None
 
 
-def kql_exclusion(type_1: str, key_1: str, type_2: str | None = None, key_2: str | None = None) -> str | None:
-    """`| where not(<cond>)` for a single entity, or `not(<cond1> and <cond2>)` for a pair.
+def kql_exclusion(type_1: str, key_1: str, type_2: str | None = None, key_2: str | None = None,
+                  type_3: str | None = None, key_3: str | None = None) -> str | None:
+    """`| where not(<cond>)` for a single entity, `not(<cond1> and <cond2> [and <cond3>])` for a
+    pair or a triple.
 
     None when an entity type has no mapped column or a value cannot be written as a KQL literal.
     """
     try:
         parts = [entity_condition(type_1, key_1)]
-        if type_2 is not None:
-            parts.append(entity_condition(type_2, key_2))
+        for etype, key in ((type_2, key_2), (type_3, key_3)):
+            if etype is not None:
+                parts.append(entity_condition(etype, key))
     except ValueError:
         return None
     if any(p is None for p in parts):

@@ -25,8 +25,19 @@ def _effect(rec: dict, backtest_days: int) -> str:
     )
 
 
-def _rule_section(rule: dict, recs: list[dict], entities: list[dict], backtest: dict | None,
-                  daily: list[dict], backtest_days: int) -> str:
+def _findings_table(findings: list[dict]) -> str:
+    return h.table(
+        ["entity type", "entity", "share of the rule's alerts", "alerts", "benign decisions",
+         "true-positive incidents holding it", "subject of the rule", "finding"],
+        [[f["entity_type"], f["entity_value"], _pct(f["alerts_removed_share"]), f"{f['alerts']} of {f['rule_alerts']}",
+          f"{f['benign_decisions']} of {f['decisions']} decisions", f["true_positive_incidents"],
+          f["subject_reason"] or "",
+          f["finding"]] for f in findings],
+    )
+
+
+def _rule_section(rule: dict, recs: list[dict], entities: list[dict], backtest: list[dict],
+                  daily: list[dict], backtest_days: int, findings: list[dict]) -> str:
     parts = [
         h.kpis([
             ("noise rank in tenant", rule["noise_rank"]),
@@ -52,24 +63,38 @@ def _rule_section(rule: dict, recs: list[dict], entities: list[dict], backtest: 
               rule["unlabelled_alerts"], _pct(rule["labelled_share"]), rule["median_minutes_to_triage"],
               rule["median_hours_to_close"]]],
         ),
+        *(["<h3>Fix the rule logic</h3>", _findings_table(findings)] if findings else []),
         "<h3>Recommended exclusions</h3>",
         h.table(
-            ["kind", "entity type", "entity", "evidence", "confidence", "alerts removed",
-             "backtest", "expires", "KQL"],
-            [[r["exclusion_kind"], r["entity_type"], r["entity_value"], r["rationale"], _pct(r["confidence"]),
-              _pct(r["alerts_removed_share"]), _effect(r, backtest_days), r["expires_on"], r["kql_exclusion"]]
+            ["kind", "entity type", "entity", "decisions seen", "benign decisions",
+             "benign of labelled alerts", "true positives it could hide per 30 days (95% edge)", "evidence",
+             "alerts removed", "backtest", "expires", "KQL"],
+            [[r["exclusion_kind"], r["entity_type"], r["entity_value"], r["decisions"], r["benign_decisions"],
+              f"{r['benign_alerts']} of {r['labelled_alerts']}", f"{r['max_true_positives_per_30d']:.1f}",
+              r["rationale"], _pct(r["alerts_removed_share"]), _effect(r, backtest_days), r["expires_on"],
+              r["kql_exclusion"]]
              for r in recs],
-            code_cols=(8,),
+            code_cols=(11,),
         ),
     ]
     if backtest:
+        total = backtest[0]
         parts.append(h.para(
-            f"Backtest {backtest['test_start_day']}–{backtest['test_end_day']}: of {backtest['alerts']} alerts, "
-            f"the exclusions fitted without these days removed {backtest['alerts_removed']} "
-            f"({backtest['benign_alerts_removed']} benign, {backtest['true_positive_alerts_removed']} true positive, "
-            f"{backtest['unlabelled_alerts_removed']} unlabelled), saving about "
-            f"{backtest['analyst_hours_saved']:.1f} analyst hours."
+            f"Backtest {total['test_start_day']}–{total['test_end_day']}: of {total['alerts']} alerts "
+            f"({total.get('true_positive_alerts', '?')} true positive), the exclusions fitted before each held-out "
+            f"window removed {total['alerts_removed']} "
+            f"({total['benign_alerts_removed']} benign, {total['true_positive_alerts_removed']} true positive, "
+            f"{total['unlabelled_alerts_removed']} unlabelled), saving about "
+            f"{total['analyst_hours_saved']:.1f} analyst hours."
         ))
+        if len(backtest) > 1:
+            parts.append(h.table(
+                ["origin", "held-out days", "exclusions", "alerts", "true positives in window", "removed",
+                 "benign removed", "true positives removed", "analyst hours saved"],
+                [[b["backtest_origin"], f"{b['test_start_day']}–{b['test_end_day']}", b["exclusions_applied"],
+                  b["alerts"], b["true_positive_alerts"], b["alerts_removed"], b["benign_alerts_removed"],
+                  b["true_positive_alerts_removed"], f"{b['analyst_hours_saved']:.1f}"] for b in backtest[1:]],
+            ))
     parts += [
         "<h3>Top entities</h3>",
         h.table(
@@ -84,28 +109,52 @@ def _rule_section(rule: dict, recs: list[dict], entities: list[dict], backtest: 
 
 
 def render_owner_page(owner: str, as_of: date, rules: list[dict], recs: dict, entities: dict,
-                      backtest: dict, daily: dict, backtest_days: int, banner: str = "") -> str:
+                      backtest: dict, daily: dict, backtest_days: int, findings: dict | None = None,
+                      banner: str = "") -> str:
+    findings = findings or {}
     n_recs = sum(len(recs.get((r["tenant"], r["rule_id"]), [])) for r in rules)
+    owner_findings = [f for r in rules for f in findings.get((r["tenant"], r["rule_id"]), [])]
     hours = sum(r["analyst_hours_benign"] or 0 for r in rules)
     summary = h.section(
         "Summary",
         h.kpis([("rules", len(rules)), ("recommended exclusions", n_recs),
+                ("fix-the-rule-logic findings", len(owner_findings)),
                 ("analyst hours on benign incidents", f"{hours:.1f}")]),
         h.para(
             "Hours assume a flat triage cost per incident (setting triage_minutes_per_incident). "
-            "KQL clauses assume the rule's query projects the standard entity columns "
-            "(AccountName, AccountDomain, DeviceName, IPAddress, …); adapt them if it does not, "
-            "or use the watchlist CSV.",
+            "KQL clauses assume the rule's query projects the documented Defender columns "
+            "(AccountName, AccountDomain, AccountUpn, AccountSid, DeviceName, IPAddress, FileName, FolderPath, "
+            "ProcessCommandLine, SHA256, …); adapt them if it does not, or use the watchlist CSV. Evidence is "
+            "counted in decisions (labelled incidents; automation closures apart), and each exclusion shows the "
+            "true positives per 30 days it could hide at the 95% edge of its interval.",
             "muted",
         ),
     )
     sections = [summary]
+    if owner_findings:
+        sections.append(h.section(
+            "Fix the rule logic",
+            h.para(
+                "A file, an account or a host alone that would remove more than the configured share of a rule's "
+                "alerts (setting max_removed_share) is not offered as an exclusion: the rule's logic is noisy for "
+                "it. Narrow the query instead; the evidence is below.",
+                "muted",
+            ),
+            h.table(
+                ["rule", "entity type", "entity", "share of the rule's alerts", "benign decisions",
+                 "true-positive incidents holding it", "finding"],
+                [[f["rule_name"] or f["rule_id"], f["entity_type"], f["entity_value"], _pct(f["alerts_removed_share"]),
+                  f"{f['benign_decisions']} of {f['decisions']}", f["true_positive_incidents"], f["finding"]]
+                 for f in owner_findings],
+            ),
+        ))
     if not rules:
         sections.append(h.section("Rules", h.para("No rules are assigned to this owner.", "muted")))
     for r in rules:
         key = (r["tenant"], r["rule_id"])
         sections.append(_rule_section(
-            r, recs.get(key, []), entities.get(key, []), backtest.get(key), daily.get(key, []), backtest_days,
+            r, recs.get(key, []), entities.get(key, []), backtest.get(key, []), daily.get(key, []), backtest_days,
+            findings.get(key, []),
         ))
     return h.page(
         f"Rule tuning: {owner}",

@@ -24,8 +24,9 @@ from pipelines.reports.owner_page import render_owner_page
 
 RECOMMENDATION_COLUMNS = (
     "tenant", "rule_id", "rule_name", "owner", "exclusion_kind", "entity_type", "entity_value", "entity_key",
+    "decisions", "benign_decisions", "undetermined_incidents", "automation_decisions", "max_true_positives_per_30d",
     "alerts", "labelled_alerts", "benign_alerts", "true_positive_alerts", "alerts_removed_share",
-    "confidence", "kql_exclusion", "expires_on", "rationale", "watchlist_row",
+    "kql_exclusion", "expires_on", "rationale", "watchlist_row",
 )
 WATCHLIST_COLUMNS = ("rule_id", "entity_type", "entity_value", "expires_on", "reason")
 
@@ -62,6 +63,20 @@ def _load(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict]]:
             "WHERE rule_id IS NOT NULL GROUP BY ALL ORDER BY day",
         ),
     }
+    # warehouses published before the removed-share cap have no finding column
+    has_findings = con.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'tuning_exclusion_candidates' "
+        "AND column_name = 'rule_logic_finding'"
+    ).fetchall()[0][0]
+    data["findings"] = _rows(
+        con,
+        "SELECT c.tenant, c.rule_id, r.rule_name, c.entity_type_1 AS entity_type, c.entity_key_1 AS entity_key, "
+        "c.entity_value_1 AS entity_value, c.alerts, c.rule_alerts, c.alerts_removed_share, c.decisions, "
+        "c.benign_decisions, c.labelled_alerts, c.benign_alerts, c.true_positive_incidents, c.subject_reason, "
+        "c.rule_logic_finding AS finding FROM tuning_exclusion_candidates AS c JOIN rule_noise AS r "
+        "USING (tenant, rule_id) WHERE c.is_rule_logic_finding "
+        "ORDER BY c.tenant, c.rule_id, c.alerts_removed_share DESC, c.entity_key_1",
+    ) if has_findings else []
     return data
 
 
@@ -74,7 +89,7 @@ def _index(rows: list[dict], *keys: str) -> dict[tuple, list[dict]]:
 
 def _exclusion_id(row: dict) -> tuple:
     return (row["tenant"], row["rule_id"], row["exclusion_kind"], row["entity_type_1"], row["entity_key_1"],
-            row["entity_type_2"], row["entity_key_2"])
+            row["entity_type_2"], row["entity_key_2"], row.get("entity_type_3"), row.get("entity_key_3"))
 
 
 def write_owner_reports(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
@@ -90,9 +105,14 @@ def write_owner_reports(con: duckdb.DuckDBPyConnection, settings: Settings, as_o
         by_owner[settings.owner_of(rule["rule_id"], rule["rule_name"])].append(rule)
     recs = _index(data["recommendations"], "tenant", "rule_id")
     entities = _index(data["entities"], "tenant", "rule_id")
-    backtest = {(r["tenant"], r["rule_id"]): r for r in data["backtest"]}
-    effects = {_exclusion_id(r): r for r in data["backtest_exclusions"]}
+    # per rule: every origin's row, the total (origin 0) first; per exclusion: the latest origin's
+    # effect (warehouses built before rolling origins have one window, without the column)
+    backtest: dict[tuple, list[dict]] = defaultdict(list)
+    for r in sorted(data["backtest"], key=lambda r: r.get("backtest_origin", 0)):
+        backtest[(r["tenant"], r["rule_id"])].append(r)
+    effects = {_exclusion_id(r): r for r in data["backtest_exclusions"] if r.get("backtest_origin", 1) == 1}
     daily = _index(data["daily"], "tenant", "rule_id")
+    findings = _index(data["findings"], "tenant", "rule_id")
     out_dir = settings.reports_dir / (night or as_of).isoformat() / "owners" / settings.shard_name
     written: list[Path] = []
     for owner in sorted(by_owner):
@@ -103,7 +123,7 @@ def write_owner_reports(con: duckdb.DuckDBPyConnection, settings: Settings, as_o
             rec["backtest"] = effects.get(_exclusion_id(rec))
         stem = safe_file_stem(owner)
         html = render_owner_page(
-            owner, as_of, rules, recs, entities, backtest, daily, settings.backtest_days, banner=banner,
+            owner, as_of, rules, recs, entities, backtest, daily, settings.backtest_days, findings, banner=banner,
         )
         written.append(write_atomic(out_dir / f"{stem}.html", html))
         written.append(write_atomic(

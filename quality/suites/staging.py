@@ -125,9 +125,17 @@ TUNING_RECOMMENDATIONS = [
         E.ExpectColumnValuesToBeBetween(column="true_positive_alerts", max_value=0),
         "the visibility guard: an exclusion that would hide a true positive must never be recommended",
     ),
+    error(
+        E.ExpectColumnValuesToBeBetween(column="true_positive_incidents", max_value=0),
+        "the visibility guard: no true-positive incident, ever, may hold a recommended exclusion",
+    ),
+    error(
+        E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="decisions", column_B="benign_decisions", or_equal=True),
+        "benign decisions are a subset of the decisions the recommendation rests on",
+    ),
     error(E.ExpectColumnValuesToBeBetween(column="confidence", min_value=0, max_value=1), "a probability"),
-    unique(["tenant", "rule_id", "exclusion_kind", "entity_type_1", "entity_key_1", "entity_type_2", "entity_key_2"],
-           "one recommendation per exclusion"),
+    unique(["tenant", "rule_id", "exclusion_kind", "entity_type_1", "entity_key_1", "entity_type_2", "entity_key_2",
+            "entity_type_3", "entity_key_3"], "one recommendation per exclusion"),
 ]
 
 INCIDENT_ALERTS = [

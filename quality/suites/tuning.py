@@ -11,7 +11,8 @@ from quality.suites.common import E, not_null, unique
 from quality.suites.staging import Scope
 
 LABELS = ["true_positive", "benign_positive", "false_positive"]
-EXCLUSION = ["tenant", "rule_id", "exclusion_kind", "entity_type_1", "entity_key_1", "entity_type_2", "entity_key_2"]
+EXCLUSION = ["tenant", "rule_id", "exclusion_kind", "entity_type_1", "entity_key_1", "entity_type_2", "entity_key_2",
+             "entity_type_3", "entity_key_3"]
 
 
 def _ordered(a: str, b: str, why: str) -> Check:
@@ -50,18 +51,25 @@ RULE_TOP_ENTITIES = [
 TUNING_EXCLUSION_CANDIDATES = [
     *not_null(["rule_id", "exclusion_kind", "entity_type_1", "entity_key_1", "verdict"], "the grain and the verdict"),
     unique(EXCLUSION, "one judgement per candidate exclusion; the recommendations and the backtest read it"),
-    error(E.ExpectColumnValuesToBeInSet(column="exclusion_kind", value_set=["single", "pair"]),
+    error(E.ExpectColumnValuesToBeInSet(column="exclusion_kind", value_set=["single", "pair", "triple"]),
           "the recommendations and the KQL builder handle exactly these kinds"),
     _rate("confidence", "a posterior quantile of a probability; outside [0, 1] the Beta UDF is broken"),
     _rate("alerts_removed_share", "the share of the rule's alerts an exclusion would remove"),
     _ordered("alerts", "labelled_alerts", "labelled alerts are a subset of the candidate's alerts"),
     _ordered("labelled_alerts", "benign_alerts", "benign alerts are a subset of the labelled ones"),
-    *_counts(["true_positive_alerts"]),
+    _ordered("decisions", "benign_decisions", "benign decisions are a subset of the decisions"),
+    _ordered("incidents", "decisions", "decisions are labelled incidents of the candidate"),
+    error(E.ExpectColumnValuesToBeInSet(column="shape_verdict",
+                                        value_set=["narrowest", "covered by narrower exclusions",
+                                                   "inside a broader recommendation"]),
+          "the recommendations are the 'narrowest' rows; any other value would drop out silently"),
+    *_counts(["true_positive_alerts", "true_positive_incidents", "max_true_positives_per_30d"]),
 ]
 
 TUNING_BACKTEST = [
-    *not_null(["tenant", "rule_id"], "the grain ('*' is the all-rules row)"),
-    unique(["tenant", "rule_id"], "one row per rule plus one '*' row per tenant"),
+    *not_null(["tenant", "rule_id", "backtest_origin"], "the grain ('*' is the all-rules row, origin 0 all origins)"),
+    unique(["tenant", "rule_id", "backtest_origin"], "one row per rule and origin plus the '*' and origin-0 totals"),
+    _ordered("alerts", "true_positive_alerts", "the window's true positives are a subset of its alerts"),
     _ordered("alerts", "alerts_removed", "an exclusion cannot remove more alerts than the held-out days had"),
     _ordered("alerts_removed", "benign_alerts_removed", "removed benign alerts are a subset of the removed alerts"),
     _ordered("test_end_day", "test_start_day", "the held-out window must be ordered"),
@@ -73,8 +81,9 @@ TUNING_BACKTEST = [
 ]
 
 TUNING_BACKTEST_EXCLUSIONS = [
-    *not_null(["rule_id", "exclusion_kind", "entity_type_1", "entity_key_1"], "the grain"),
-    unique(EXCLUSION, "one row per backtested exclusion; the owner report looks each one up by this key"),
+    *not_null(["backtest_origin", "rule_id", "exclusion_kind", "entity_type_1", "entity_key_1"], "the grain"),
+    unique(["backtest_origin", *EXCLUSION],
+           "one row per backtested exclusion and origin; the owner report looks each one up by this key"),
     _ordered("alerts_removed", "benign_alerts_removed", "removed benign alerts are a subset of the removed alerts"),
     _ordered("alerts_removed", "true_positive_alerts_removed", "removed true positives are a subset of the removed alerts"),
     *_counts(["unlabelled_alerts_removed"]),

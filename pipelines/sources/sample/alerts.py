@@ -96,6 +96,10 @@ class AlertSimulator:
             if cmd is not None:
                 cmd = (cmd[0].replace("CONTOSO", w.netbios), cmd[1])
             return Picks(bg_host, account, ip, cmd)
+        if scenario == "upn_tp":
+            return Picks(attacker_host, w.hybrid_victim, attacker_ip, None)
+        if scenario in ("lotl_tp", "lotl_fresh_tp"):
+            return Picks(attacker_host, attacker_account, attacker_ip, rule.living_off_the_land())
         if scenario in ("attacker", "backup_host_tp", "svc_backup_tp", "jdoe_tp"):
             cmd = rule.attacker_commands[int(rng.integers(len(rule.attacker_commands)))] if rule.attacker_commands \
                 else None
@@ -147,7 +151,9 @@ class AlertSimulator:
                 plan.alert_ids.append(stable_guid(w.seed, w.name, "alert", k, serial, i))
             plan.created = plan.alert_tg[0] + int(rng.integers(1, 5)) * MINUTE + int(rng.integers(0, 60_000_000))
             plan.assign_delay = int(rng.integers(10 * MINUTE, 6 * HOUR))
-            if plan.label == "TruePositive":
+            if scenario == "lotl_fresh_tp":
+                plan.close_delay = 5 * US_PER_DAY  # still under investigation when the world ends
+            elif plan.label == "TruePositive":
                 plan.close_delay = int(rng.uniform(0.5, 3.0) * US_PER_DAY)
             else:
                 plan.close_delay = int((0.5 + 6.5 * rng.beta(1.3, 2.5)) * US_PER_DAY)

@@ -49,8 +49,12 @@ class EntityWriter:
         return out
 
     def _cloud_account(self, eid: int, name: str) -> dict:
-        return {"$id": str(eid), "Name": name, "UPNSuffix": self.w.upn_suffix,
-                "AadUserId": stable_guid(self.w.seed, self.w.name, "user", name), "Type": "account"}
+        out = {"$id": str(eid), "Name": name, "UPNSuffix": self.w.upn_suffix,
+               "AadUserId": stable_guid(self.w.seed, self.w.name, "user", name)}
+        if name in self._user_sid:  # a hybrid (synced) user: the cloud entity carries its on-premises SID
+            out["Sid"] = self._user_sid[name]
+        out["Type"] = "account"
+        return out
 
     def write(self, kind: str, picks: Picks, process_id: int) -> str:
         """The Entities JSON text of one alert of a rule with entity layout `kind`."""

@@ -7,10 +7,16 @@ A scenario decides an incident's entities and its eventual classification:
   jdoe_benign    planted: account jdoe on its own workstation → BenignPositive / FalsePositive
   scanner        planted: vulnerability scanner 10.20.30.40 → BenignPositive / FalsePositive
   backup_pair    planted: svc_backup on srv-backup01 → always BenignPositive
-Attackers run the 32-bit (SysWOW64) copies of system binaries from their 32-bit implants, so even
-image-file entities of true positives stay disjoint from the benign pool.
+  lotl_tp        planted: an attacker runs the rule's subject binary from the very System32 folder
+                 benign admins use (living off the land) → TruePositive, closed in the backtest window
+  lotl_fresh_tp  the same on the world's last day, still under investigation (open, unlabelled)
+  upn_tp         planted: a busy hybrid user's cloud identity forwards mail out → TruePositive,
+                 recorded under the UPN (with the on-premises SID) only
+Most attacker alerts run the 32-bit (SysWOW64) copies of system binaries from 32-bit implants, but
+the living-off-the-land attacks share the image file with benign alerts: only a subject guard, not
+disjoint pools, keeps an exclusion of `C:\Windows\System32\vssadmin.exe` from hiding them.
 Planted true positives (srv-backup01 with attacker accounts, svc_backup on attacker hosts, jdoe on
-attacker hosts) are scheduled on fixed days, see world.py.
+attacker hosts, living off the land) are scheduled on fixed days, see world.py.
 """
 
 from __future__ import annotations
@@ -62,6 +68,20 @@ class Rule:
     # process command lines (process rules) of benign and of malicious alerts: disjoint sets
     benign_commands: tuple[tuple[str, str], ...] = ()
     attacker_commands: tuple[tuple[str, str], ...] = ()
+
+    def living_off_the_land(self) -> tuple[str, str] | None:
+        """The first attacker command line whose image benign alerts also run, with the benign
+        image folder (the System32 copy): the attack shares its image file with the benign pool."""
+        benign_folder = {image_name(cmd): folder for cmd, folder in self.benign_commands}
+        for cmd, _ in self.attacker_commands:
+            if image_name(cmd) in benign_folder:
+                return cmd, benign_folder[image_name(cmd)]
+        return None
+
+
+def image_name(command_line: str) -> str:
+    """The image file name a command line starts with (`"C:\\x\\a.exe" /b` -> `a.exe`)."""
+    return command_line.split()[0].strip('"').rsplit("\\", 1)[-1].lower()
 
 
 RULES = (

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pipelines.config import TenantConfig
 
 from .catalog import NEW_PATTERN_FILE
+from .incidents import AUTOMATION_RULE, AUTOMATION_SHARE
 from .params import SimulationParams
 from .rules import RULES
 from .world import SCANNER_IP, World
@@ -76,6 +77,36 @@ def tuning_truth(w: World) -> list[dict]:
         {**tu, "kind": "never_exclude", "entity_type": "host", "entity_key": w.device_names[w.backup_server]},
         {**tu, "kind": "never_exclude", "entity_type": "account", "entity_key": f"{domain}\\{w.svc_backup}"},
     ]
+    items += living_off_the_land_truth(w)
+    items.append({**tu, "kind": "automation_closed", **rule("B"), "modified_by": AUTOMATION_RULE,
+                  "scenario": "scanner", "share": AUTOMATION_SHARE})
+    if w.rule_index("I") is not None:
+        victim = w.hybrid_victim
+        items.append({
+            **tu, "kind": "identity_guard", **rule("I"), "entity_type": "account",
+            "entity_key": f"{domain}\\{victim}", "upn_key": f"{victim}@{w.upn_suffix}",
+            "sid": w.user_sid[w.users.index(victim)],
+            "true_positive_days": [w.day(d) for d, key, scenario in w.planted_tps if scenario == "upn_tp"],
+        })
+    return items
+
+
+def living_off_the_land_truth(w: World) -> list[dict]:
+    """The System32 image files attackers share with benign admins: never an exclusion alone."""
+    tu = {"area": "tuning", "tenant": w.name}
+    items = []
+    for key in dict.fromkeys([k for _, k in w.lotl_closed] + w.lotl_fresh):
+        i = w.rule_index(key)
+        if i is None:
+            continue
+        command, folder = w.rules[i].living_off_the_land()
+        image = command.split()[0].strip('"')
+        items.append({
+            **tu, "kind": "never_alone", "rule_id": w.rule_ids[i], "rule_name": w.rules[i].name,
+            "entity_type": "file", "entity_key": f"{folder}\\{image}".lower(),
+            "true_positive_days": [w.day(d) for d, k in w.lotl_closed if k == key],
+            "open_days": [w.day(w.n_days - 1)] if key in w.lotl_fresh else [],
+        })
     return items
 
 

@@ -311,11 +311,24 @@ class World:
         self.analysts = list(catalog.ANALYSTS)
         last = self.n_days - 1
         third = self.n_days // 3
+        # living off the land: attackers run the rules' subject binaries from System32, first inside
+        # the backtest window (closed TruePositive before the end), then on the last day (still open)
+        self.lotl_closed = [(last - 11, "C"), (last - 10, "D"), (last - 9, "F"), (last - 8, "L")]
+        self.lotl_fresh = ["C", "K", "L"]
+        # a hybrid user whose cloud identity is compromised (mailbox forwarding, recorded under the
+        # UPN only): the most active domain user of the background pool, so its domain\name form is
+        # a tempting exclusion elsewhere; only merging account forms (the SID the cloud entity carries)
+        # keeps it from being recommended
+        users = set(self.users)
+        self.hybrid_victim = next(str(a) for a in self.bg_accounts if a in users)
         # planted true positives: (day index, rule key, scenario); from the first third onwards
         self.planted_tps = sorted(
             [(d, "C", "backup_host_tp") for d in (third, self.n_days // 2, last - 9, last - 5)]
             + [(d, "C", "svc_backup_tp") for d in (third + 2, last - 7)]
             + [(d, "D", "jdoe_tp") for d in (third + 1, (2 * self.n_days) // 3, last - 6)]
+            + [(d, key, "lotl_tp") for d, key in self.lotl_closed]
+            + [(last, key, "lotl_fresh_tp") for key in self.lotl_fresh]
+            + [(d, "I", "upn_tp") for d in (third + 3, last - 4)]
         )
 
     def rule_index(self, key: str) -> int | None:
