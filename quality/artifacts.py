@@ -81,11 +81,14 @@ def check_published(warehouse_path: Path, build_file: str, expected_rows: Mappin
 
 
 def expected_owner_files(owners: list[str]) -> list[str]:
-    """The four files write_owner_reports writes per owner (pipelines/reports/owners.py)."""
+    """The files write_owner_reports writes per owner (pipelines/reports/owners.py): the report, its
+    CSV and JSON, the watchlist CSV, and the deployable forms (combined clauses, the automation-rule
+    ARM template, Defender alert tuning conditions)."""
     names = []
     for owner in sorted(set(owners)):
         stem = safe_file_stem(owner)
-        names += [f"{stem}.html", f"{stem}.csv", f"{stem}.json", f"watchlist-{stem}.csv"]
+        names += [f"{stem}.html", f"{stem}.csv", f"{stem}.json", f"watchlist-{stem}.csv", f"clauses-{stem}.kql",
+                  f"automation-rules-{stem}.json", f"defender-tuning-{stem}.json"]
     return names
 
 

@@ -63,7 +63,7 @@ def test_published_file_check_fails_for_another_build_or_a_missing_table(tmp_pat
 
 def test_report_check_finds_missing_empty_and_scripted_files(tmp_path):
     names = expected_owner_files(["secops", "identity-team"])
-    assert len(names) == 8 and "watchlist-secops.csv" in names
+    assert len(names) == 14 and "watchlist-secops.csv" in names and "automation-rules-secops.json" in names
     for name in names:
         (tmp_path / name).write_text("<p>&lt;script&gt;alert(1)&lt;/script&gt; is escaped</p>\n")
     assert _failed(check_report_files("owner_reports", tmp_path, names)) == {}

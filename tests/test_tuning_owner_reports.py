@@ -52,7 +52,8 @@ def test_each_owner_gets_html_csv_json_and_watchlist_inside_the_reports_folder(p
     assert "/" not in stem and not stem.startswith(".")
     assert {p.name for p in paths} == {
         f"{s}{ext}" for s in (stem, "secops") for ext in (".html", ".csv", ".json")
-    } | {f"watchlist-{s}.csv" for s in (stem, "secops")}
+    } | {f"{kind}-{s}.{ext}" for s in (stem, "secops") for kind, ext in (
+        ("watchlist", "csv"), ("clauses", "kql"), ("automation-rules", "json"), ("defender-tuning", "json"))}
     assert not list(out.glob(".*.tmp"))
 
 
@@ -90,8 +91,8 @@ def test_recommendations_files_carry_the_exclusions_of_that_owner(published):
 def test_watchlist_csv_defuses_formula_cells(published):
     _, _, paths = published
     rows = list(csv.DictReader(next(p for p in paths if p.name == "watchlist-secops.csv").open(newline="")))
-    assert rows[0]["entity_value"] == "'" + FORMULA_HOST
-    assert rows[0]["rule_id"] == "r2" and rows[0]["expires_on"] == "2027-01-24"
+    assert rows[0]["EntityValue"] == "'" + FORMULA_HOST
+    assert rows[0]["RuleId"] == "r2" and rows[0]["ExpiresOn"] == "2027-01-24"
     assert [csv_cell(v) for v in ("+1", "-1", "@x", "ok")] == ["'+1", "'-1", "'@x", "ok"]
 
 

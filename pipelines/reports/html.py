@@ -63,6 +63,11 @@ def section(title: str, *parts: str) -> str:
     return f"<section><h2>{esc(title)}</h2>{''.join(parts)}</section>"
 
 
+def link(href: str, text: str) -> str:
+    """A link to a file beside the report (a relative name; both parts escaped)."""
+    return f'<a href="{esc(href)}">{esc(text)}</a>'
+
+
 def para(text: str, cls: str = "") -> str:
     return f'<p class="{esc(cls)}">{esc(text)}</p>' if cls else f"<p>{esc(text)}</p>"
 

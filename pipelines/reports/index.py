@@ -37,17 +37,21 @@ def _tenant_section(night_dir: Path, tenant: str) -> str:
     owners_dir = night_dir / "owners" / tenant
     files = sorted(p for p in owners_dir.iterdir() if p.is_file() and not p.name.startswith(".")) \
         if owners_dir.is_dir() else []
-    owners = sorted({p.stem for p in files if p.suffix in OWNER_KINDS and not p.name.startswith("watchlist-")})
+    owners = sorted({p.stem for p in files if p.suffix == ".html"})  # every owner has a report page
     if owners:
         rows = []
         for owner in owners:
             cells = [_link(night_dir, owners_dir / f"{owner}{kind}", kind[1:].upper())
                      if (owners_dir / f"{owner}{kind}").is_file() else "" for kind in OWNER_KINDS]
-            watchlist = owners_dir / f"watchlist-{owner}.csv"
-            cells.append(_link(night_dir, watchlist, "Sentinel watchlist CSV") if watchlist.is_file() else "")
+            for name, text in ((f"watchlist-{owner}.csv", "Sentinel watchlist CSV"),
+                               (f"automation-rules-{owner}.json", "automation rules (ARM)"),
+                               (f"clauses-{owner}.kql", "combined KQL clauses"),
+                               (f"defender-tuning-{owner}.json", "Defender XDR alert tuning")):
+                cells.append(_link(night_dir, owners_dir / name, text) if (owners_dir / name).is_file() else "")
             rows.append(f"<tr><td>{esc(owner)}</td>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
         parts.append("<h3>Rule owners' tuning reports</h3><table><thead><tr><th>owner</th><th>report</th>"
-                     "<th>table</th><th>data</th><th>watchlist</th></tr></thead><tbody>"
+                     "<th>table</th><th>data</th><th>watchlist</th><th>automation rules</th><th>clauses</th>"
+                     "<th>Defender tuning</th></tr></thead><tbody>"
                      + "".join(rows) + "</tbody></table>")
     return section(f"Tenant {tenant}", *parts) if parts else ""
 

@@ -108,9 +108,24 @@ def _rule_section(rule: dict, recs: list[dict], entities: list[dict], backtest: 
     return h.section(rule["rule_name"] or rule["rule_id"], *parts)
 
 
+def _deploy_section(files: dict[str, str], clauses: dict[tuple[str, str], str]) -> str:
+    items = "".join(f"<li>{h.link(name, label)}</li>" for label, name in files.items())
+    parts = [
+        h.para("Every recommendation below in forms you can deploy. The combined clause removes exactly what the "
+               "recommendations' own clauses remove; the automation rules close matching new incidents as "
+               "BenignPositive / SuspiciousButExpected until each recommendation's expiry, keeping the alerts for "
+               "audit; product alerts get Defender XDR alert tuning conditions instead.", "muted"),
+        f"<ul>{items}</ul>",
+    ]
+    for (rule_id, name), clause in clauses.items():
+        parts += [f"<h3>{h.esc(name or rule_id)}</h3>", h.code_block(clause)]
+    return h.section("Deploy", *parts)
+
+
 def render_owner_page(owner: str, as_of: date, rules: list[dict], recs: dict, entities: dict,
                       backtest: dict, daily: dict, backtest_days: int, findings: dict | None = None,
-                      banner: str = "") -> str:
+                      banner: str = "", deploy: tuple[dict, dict] | None = None) -> str:
+    """`deploy`: (label -> file name beside the page, (rule_id, rule_name) -> combined clause)."""
     findings = findings or {}
     n_recs = sum(len(recs.get((r["tenant"], r["rule_id"]), [])) for r in rules)
     owner_findings = [f for r in rules for f in findings.get((r["tenant"], r["rule_id"]), [])]
@@ -148,6 +163,8 @@ def render_owner_page(owner: str, as_of: date, rules: list[dict], recs: dict, en
                  for f in owner_findings],
             ),
         ))
+    if deploy is not None and n_recs:
+        sections.append(_deploy_section(*deploy))
     if not rules:
         sections.append(h.section("Rules", h.para("No rules are assigned to this owner.", "muted")))
     for r in rules:

@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.config import Settings
+from pipelines.reports import deployable
 from pipelines.reports.files import write_atomic
 from pipelines.reports.owner_files import csv_text, safe_file_stem
 from pipelines.reports.owner_page import render_owner_page
@@ -28,7 +29,7 @@ RECOMMENDATION_COLUMNS = (
     "alerts", "labelled_alerts", "benign_alerts", "true_positive_alerts", "alerts_removed_share",
     "kql_exclusion", "expires_on", "rationale", "watchlist_row",
 )
-WATCHLIST_COLUMNS = ("rule_id", "entity_type", "entity_value", "expires_on", "reason")
+WATCHLIST_COLUMNS = (*deployable.WATCHLIST_COLUMNS, "Reason")
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
@@ -122,8 +123,13 @@ def write_owner_reports(con: duckdb.DuckDBPyConnection, settings: Settings, as_o
             rec["owner"] = owner
             rec["backtest"] = effects.get(_exclusion_id(rec))
         stem = safe_file_stem(owner)
+        deploy_files = {"combined KQL clause per rule": f"clauses-{stem}.kql",
+                        "Sentinel automation rules (ARM template)": f"automation-rules-{stem}.json",
+                        "Sentinel watchlist (hunthouse_exclusions)": f"watchlist-{stem}.csv",
+                        "Defender XDR alert tuning conditions": f"defender-tuning-{stem}.json"}
         html = render_owner_page(
             owner, as_of, rules, recs, entities, backtest, daily, settings.backtest_days, findings, banner=banner,
+            deploy=(deploy_files, deployable.rule_clauses(owner_recs)),
         )
         written.append(write_atomic(out_dir / f"{stem}.html", html))
         written.append(write_atomic(
@@ -132,11 +138,11 @@ def write_owner_reports(con: duckdb.DuckDBPyConnection, settings: Settings, as_o
         ))
         payload = [_jsonable({c: rec[c] for c in RECOMMENDATION_COLUMNS}) for rec in owner_recs]
         written.append(write_atomic(out_dir / f"{stem}.json", json.dumps(payload, indent=2, ensure_ascii=False)))
-        watchlist = (
-            [w[c] for c in WATCHLIST_COLUMNS]
-            for w in (json.loads(rec["watchlist_row"]) for rec in owner_recs)
-        )
+        reasons = [json.loads(rec["watchlist_row"])["reason"] for rec in owner_recs]
+        watchlist = [[*row, reason] for row, reason in zip(deployable.watchlist_rows(owner_recs), reasons, strict=True)]
         written.append(write_atomic(out_dir / f"watchlist-{stem}.csv", csv_text(WATCHLIST_COLUMNS, watchlist)))
+        for name, text in deployable.deployable_files(owner_recs, stem).items():
+            written.append(write_atomic(out_dir / name, text))
     return written
 
 
