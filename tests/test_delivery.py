@@ -24,13 +24,22 @@ from pipelines.reports.firewall import write_firewall_reports
 from pipelines.reports.owners import write_owner_reports
 from pipelines.sources.sample.toml import sample_config
 from pipelines.warehouse.readonly import connect_readonly
-from tests.conftest import OWNERS
 from tests.fakes.tls import make_tls_material
 from tests.reliability_support import quick_load
 
 START = date(2026, 10, 1)
-NIGHT = START + timedelta(days=7)
+NIGHT = START + timedelta(days=13)  # two weeks: enough decisions for the guarded recommendations
 PASSWORD_ENV, WEBHOOK_ENV = "HH_TEST_SMTP_PASSWORD", "HH_TEST_WEBHOOK_URL"
+
+# Every rule belongs to identity-team (the only owner with exclusions to mail); secops, the default
+# owner, gets the firewall findings.
+OWNERS = """
+[owners]
+default = "secops"
+[[owners.rule]]
+match = "*"
+owner = "identity-team"
+"""
 
 
 def free_port() -> int:
@@ -108,7 +117,7 @@ identity-team = ["alice@example.com", "bob@example.com"]
     path.write_text(sample_config(directory / "home", tenants=(("contoso", 7),), scale=0.03, start_date=START,
                                   lookback_days=1, extra=OWNERS + delivery), encoding="utf-8")
     settings = config.load(path)
-    quick_load(settings, [START + timedelta(days=i) for i in range(8)], NIGHT, "night-1")
+    quick_load(settings, [START + timedelta(days=i) for i in range(14)], NIGHT, "night-1")
     shard = settings.for_tenant("contoso")
     with connect_readonly(shard.warehouse_path) as con:
         write_firewall_reports(con, shard, NIGHT)
