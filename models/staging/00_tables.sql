@@ -1,3 +1,22 @@
+-- model: staging_tables
+-- kind: ddl
+-- description: Creates the staging tables once (IF NOT EXISTS); the files below maintain them
+--   partition by partition.
+-- model: quarantine
+-- kind: incremental
+-- grain: one row per unusable raw row of a (tbl, tenant, day) partition, with its reason
+-- key: tbl, tenant, day
+-- depends_on: staging_tables
+-- catch_up: partitions
+-- description: Rows that could not be used, with the reason.
+-- model: load_log
+-- kind: log
+-- grain: one row per lake partition load
+-- key: tbl, tenant, day, loaded_at
+-- depends_on: staging_tables
+-- catch_up: log
+-- description: One row per lake partition load: rows, query windows, splits, retries, watermark.
+--
 -- Staging tables of the warehouse: created once, then maintained partition by partition.
 -- Grain and keys: docs/architecture.md and docs/warehouse.md. Every table carries tenant, because
 -- MSSPs keep many tenants in one warehouse.
@@ -184,9 +203,3 @@ CREATE TABLE IF NOT EXISTS load_log (
     watermark TIMESTAMPTZ,
     dropped_columns VARCHAR[]
 );
-
--- The most frequent non-null value, ties to the smallest: mode() breaks ties arbitrarily, which
--- made two builds of the same data differ. Used by the firewall and tuning models.
-CREATE OR REPLACE MACRO stable_mode(x) AS (
-    list_sort(list_transform(map_entries(histogram(x)), lambda e: {'n': -(e.value::BIGINT), 'v': e.key}))[1]
-).v;

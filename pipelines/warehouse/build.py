@@ -34,6 +34,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from models import registry
+from models.registry import Registry
 from models.runner import ModelContext
 from pipelines.config import Settings
 from pipelines.lake import Manifest, fsync_dir, list_manifests
@@ -186,20 +188,8 @@ TENANTS = "tenants"  # every row of a tenant whose alert or incident partitions 
 ALERT_VERSIONS = "alert_versions"
 AS_OF = "as_of"  # history kept per run's as_of
 WHOLE = "whole"  # rebuilt whole by every run
-CATCH_UP: dict[str, str] = {
-    "load_log": LOG, "quality_results": LOG, "publish_log": LOG,
-    "device_events": EVENT_DAYS, "fw_events": EVENT_DAYS, "fw_daily": EVENT_DAYS, "fw_remote_daily": EVENT_DAYS,
-    "incident_history": INCIDENT_DAYS,
-    "quarantine": PARTITIONS,
-    "alerts": ALERT_VERSIONS, "alert_entities": ALERT_VERSIONS,
-    # 90_latest_state.sql rewrites these for every tenant whose alerts or incidents changed
-    "incidents": TENANTS, "incident_alerts": TENANTS,
-    "fw_findings": AS_OF,
-    "fw_port_services": WHOLE, "fw_baseline": WHOLE, "model_versions": WHOLE,
-    "alert_labels": WHOLE, "rule_noise": WHOLE, "rule_top_entities": WHOLE, "tuning_exclusion_candidates": WHOLE,
-    "tuning_recommendations": WHOLE, "tuning_backtest": WHOLE, "tuning_backtest_exclusions": WHOLE,
-    "tuning_rule_priors": WHOLE,
-}
+# Each table's rule is declared in its model header (models/registry.py, `catch_up:`).
+CATCH_UP: dict[str, str] = registry.default().catch_up()
 
 
 def _catalog(con: duckdb.DuckDBPyConnection, db: str) -> dict[str, object]:
@@ -444,15 +434,18 @@ def _register_changed(con: duckdb.DuckDBPyConnection, rows: list[tuple[str, str,
     con.unregister("changed_input")
 
 
-def build_models(con: duckdb.DuckDBPyConnection, ctx: ModelContext, groups=MODEL_GROUPS) -> dict[str, int]:
-    """Run each model group's build() inside one transaction; returns row counts per table."""
+def build_models(con: duckdb.DuckDBPyConnection, ctx: ModelContext, groups=MODEL_GROUPS,
+                 models: Registry | None = None) -> dict[str, int]:
+    """Run each model group's build() inside one transaction; returns row counts per table.
+    `models` replaces this checkout's registry (for groups whose build() takes one)."""
     _register_changed(con, ctx.changed)
     counts: dict[str, int] = {}
+    extra = {"models": models} if models is not None else {}
     for group in groups:
         module = importlib.import_module(f"models.{group}")
         con.execute("BEGIN TRANSACTION")
         try:
-            counts.update(module.build(con, ctx))
+            counts.update(module.build(con, ctx, **extra))
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
