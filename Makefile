@@ -21,6 +21,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
+# the tier to run on every change (tests marked fast, see tests/conftest.py): under 60 s
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m fast -p no:xdist
+
 # ruff, then the import contracts of pyproject.toml ([tool.importlinter]): layers point down only
 lint: $(STAMP)
 	$(BIN)/ruff check .
