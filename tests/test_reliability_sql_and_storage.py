@@ -58,7 +58,7 @@ def test_sql_shell_answers_reads(published, capsys):
 def test_disk_full_at_publish_keeps_the_previous_warehouse(published, monkeypatch):
     _, settings = published
     before = settings.warehouse_path.read_bytes()
-    path = build.open_build(settings, "disk-full")
+    path = build.start_build(settings, "disk-full").path
     with duckdb.connect(str(path)) as con:
         con.execute("insert into incidents values (2)")
 

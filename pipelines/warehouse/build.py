@@ -99,11 +99,6 @@ def start_build(settings: Settings, run_key: str, progress: Progress | None = No
     return BuildStart(path, source, reason)
 
 
-def open_build(settings: Settings, run_key: str) -> Path:
-    """The build file of this run (see start_build)."""
-    return start_build(settings, run_key).path
-
-
 # -- the standby generation -------------------------------------------------------------------
 class StandbyUnusable(Exception):
     """The standby cannot be brought up to the published generation; the run copies instead."""
