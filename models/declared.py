@@ -1,4 +1,5 @@
-"""Models the registry cannot read from a SQL header: tables written from Python (the run logs),
+"""Models the registry cannot read from a SQL header: tables written from Python (the run logs and
+quarantine: their DDL is in models/staging/00_tables.sql or the writer, the rows come from Python),
 and the tuning group, whose SQL files get their headers once the tuning work in flight has merged
 (then these entries move into models/tuning/*.sql and SQL_WITHOUT_HEADERS empties).
 
@@ -21,6 +22,13 @@ def _tuning(name: str, description: str, depends_on: tuple[str, ...] = TUNING_IN
 
 
 DECLARED: tuple[Model, ...] = (
+    # written by pipelines/warehouse/lake_sync.py
+    Model(name="quarantine", kind="incremental", group="staging", catch_up="partitions", depends_on=("staging_tables",),
+          grain="one row per unusable raw row of a (tbl, tenant, day) partition, with its reason",
+          key=("tbl", "tenant", "day"), description="Rows that could not be used, with the reason."),
+    Model(name="load_log", kind="log", group="staging", catch_up="log", depends_on=("staging_tables",),
+          grain="one row per lake partition load", key=("tbl", "tenant", "day", "loaded_at"),
+          description="One row per lake partition load: rows, query windows, splits, retries, watermark."),
     _tuning("alert_labels", "Each alert with the label of its latest incident."),
     _tuning("rule_noise", "Per analytic rule: volume, label mix, shrunk benign rate with 90% interval, hours "
             "wasted, rank."),

@@ -160,3 +160,28 @@ def test_catch_up_rules_and_dagster_tables_come_from_the_registry():
     assert list(FIREWALL_TABLES) == ["fw_port_services", "fw_events", "fw_daily", "fw_remote_daily", "fw_baseline",
                                      "fw_findings"]
     assert CATCH_UP["fw_findings"] == "as_of" and CATCH_UP["fw_daily"] == "event_days"
+
+
+def test_the_derived_catch_up_rules_are_the_hand_kept_ones_they_replace():
+    """build.CATCH_UP as it was written by hand at c041d42, before the headers declared it."""
+    from pipelines.warehouse.build import CATCH_UP
+
+    assert CATCH_UP == {
+        "load_log": "log", "quality_results": "log", "publish_log": "log",
+        "device_events": "event_days", "fw_events": "event_days", "fw_daily": "event_days",
+        "fw_remote_daily": "event_days", "incident_history": "incident_days", "quarantine": "partitions",
+        "alerts": "alert_versions", "alert_entities": "alert_versions", "incidents": "tenants",
+        "incident_alerts": "tenants", "fw_findings": "as_of", "fw_port_services": "whole", "fw_baseline": "whole",
+        "model_versions": "whole", "alert_labels": "whole", "rule_noise": "whole", "rule_top_entities": "whole",
+        "tuning_exclusion_candidates": "whole", "tuning_recommendations": "whole", "tuning_backtest": "whole",
+        "tuning_backtest_exclusions": "whole", "tuning_rule_priors": "whole",
+    }
+
+
+def test_dagster_lists_the_tables_in_the_order_and_with_the_deps_they_had():
+    from pipelines.dagster_defs.warehouse_assets import STAGING_TABLES
+
+    assert list(STAGING_TABLES) == ["device_events", "alerts", "alert_entities", "incident_history", "incidents",
+                                    "incident_alerts", "quarantine", "load_log"]
+    assert registry.default().external_deps("firewall") == ["device_events"]
+    assert registry.default().external_deps("tuning") == ["alerts", "alert_entities", "incidents", "incident_alerts"]
