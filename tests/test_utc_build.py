@@ -72,7 +72,7 @@ def _build(home: Path, zone: str) -> dict:
     done = subprocess.run([sys.executable, "-c", CHILD, str(cfg), WORLD_END.isoformat()], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
-    return {"config": cfg, "warehouse": home / "home" / "warehouse.duckdb",
+    return {"config": cfg, "warehouse": home / "home" / "warehouse" / "contoso.duckdb",
             "zones": json.loads(done.stdout.strip().splitlines()[-1])}
 
 
