@@ -33,4 +33,4 @@ def table(name: str, tenant: str | None = None, config: str | os.PathLike | None
         known = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
         if name not in known:
             raise ValueError(f"no table {name!r} in the warehouse (known: {', '.join(sorted(known))})")
-        return con.execute(f'SELECT * FROM "{name}"').pl()  # noqa: S608 - name checked against the catalog
+        return con.sql(f'SELECT * FROM "{name}"').pl()  # noqa: S608 - name checked against the catalog

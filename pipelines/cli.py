@@ -13,6 +13,7 @@ import time
 from datetime import date
 
 import duckdb
+import pyarrow as pa
 
 from pipelines import config
 from pipelines.plan import days_between, nightly_days, partitions, yesterday
@@ -22,6 +23,7 @@ from pipelines.warehouse.readonly import WarehouseUnavailable
 # `hunthouse sql` runs queries only; the shards are attached read-only anyway, and this keeps the
 # session's own scratch catalog untouched too.
 QUERY_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
+FORMATS = ("table", "csv", "json", "jsonl", "parquet", "markdown")
 
 
 class UserError(Exception):
@@ -39,11 +41,22 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
-def _execute(settings: config.Settings, parts, as_of: date, label: str) -> int:
+def _verbosity(args) -> int:
+    from pipelines.progress import NORMAL, QUIET, VERBOSE
+
+    return QUIET if args.quiet else VERBOSE if args.verbose else NORMAL
+
+
+def _execute(settings: config.Settings, parts, as_of: date, label: str, args) -> int:
     from pipelines.orchestrate import run_pipeline
+    from pipelines.progress import reporter_for
 
     started = time.monotonic()
-    outcome = run_pipeline(settings, parts, as_of, {"hunthouse/trigger": label}, say)
+    reporter = reporter_for(say, _verbosity(args), sys.stdout.isatty())
+    try:
+        outcome = run_pipeline(settings, parts, as_of, {"hunthouse/trigger": label}, reporter)
+    finally:
+        reporter.close()
     elapsed = time.monotonic() - started
     for line in outcome.failed[:20]:
         say(f"error: {line}")
@@ -62,13 +75,13 @@ def cmd_run(args, settings: config.Settings) -> int:
     night = args.date or yesterday()
     tenants = [args.tenant] if args.tenant else None
     parts = partitions(settings, nightly_days(settings, night), tenants)
-    return _execute(settings, parts, night, "nightly run")
+    return _execute(settings, parts, night, "nightly run", args)
 
 
 def cmd_backfill(args, settings: config.Settings) -> int:
     days = days_between(args.start, args.end)
     tenants = [args.tenant] if args.tenant else None
-    return _execute(settings, partitions(settings, days, tenants), args.end, "backfill")
+    return _execute(settings, partitions(settings, days, tenants), args.end, "backfill", args)
 
 
 def cmd_demo(args, settings: config.Settings) -> int:
@@ -77,10 +90,12 @@ def cmd_demo(args, settings: config.Settings) -> int:
         raise UserError("the demo needs at least one tenant of kind 'sample' in the configuration")
     start = min(t.start or settings.start_date for t in samples)
     end = max(t.end or yesterday() for t in samples)
-    say(f"Hunthouse demo: {len(samples)} sample tenants, {start} → {end}, data home {settings.home}")
+    if not args.quiet:
+        say(f"Hunthouse demo: {len(samples)} sample tenants, {start} → {end}, data home {settings.home}")
     started = time.monotonic()
-    code = _execute(settings, partitions(settings, days_between(start, end), [t.name for t in samples]), end, "demo")
-    if code:
+    parts = partitions(settings, days_between(start, end), [t.name for t in samples])
+    code = _execute(settings, parts, end, "demo", args)
+    if code or args.quiet:
         return code
     _print_summary(settings, end, time.monotonic() - started)
     return 0
@@ -100,12 +115,24 @@ def _print_summary(settings: config.Settings, as_of: date, elapsed: float) -> No
         f"(plain duckdb: duckdb -init {settings.warehouse_dir / 'attach.sql'})")
     reports = settings.reports_dir / as_of.isoformat()
     for path in sorted(reports.rglob("*.html")):
-        say(f"Report:    {path}")
+        if path.name != "index.html":
+            say(f"Report:    {path}")
+    say(f"Index:     {settings.reports_dir / 'latest' / 'index.html'} (every report of the newest night)")
     say("Next: .venv/bin/hunthouse sql \"select finding_type, count(*) from fw_findings group by 1\"")
     say("      make dev   # the Dagster UI on the same instance, http://127.0.0.1:3000")
 
 
 def cmd_sql(args, settings: config.Settings) -> int:
+    from pipelines import sql_output
+
+    try:
+        target = sql_output.check_target(args.format, args.output)
+    except sql_output.OutputError as exc:
+        raise UserError(str(exc)) from None
+    if args.limit is not None and args.limit < 0:
+        raise UserError(f"--limit must be 0 or more, got {args.limit}")
+    display = args.format in sql_output.DISPLAY_FORMATS
+    limit = args.limit if args.limit is not None else (sql_output.DEFAULT_DISPLAY_LIMIT if display else None)
     try:
         con = connect_warehouse(settings, [args.tenant] if args.tenant else None)
     except WarehouseUnavailable as exc:
@@ -116,35 +143,46 @@ def cmd_sql(args, settings: config.Settings) -> int:
             if not kinds <= QUERY_STATEMENTS:
                 refused = ", ".join(sorted(kinds - QUERY_STATEMENTS))
                 raise UserError(f"query failed: only queries (SELECT, EXPLAIN) are allowed here, not {refused}")
-            cursor = con.execute(args.query)
-            if cursor.description is None:
+            relation = con.sql(args.query)
+            if relation is None:
                 return 0
-            columns = [d[0] for d in cursor.description]
-            rows = cursor.fetchmany(args.limit + 1)
-        except duckdb.Error as exc:
+            reader = relation.to_arrow_reader(sql_output.BATCH_ROWS)
+            rows, more = sql_output.write_result(reader, args.format, target, limit)
+        except (duckdb.Error, pa.ArrowException) as exc:
             raise UserError(f"query failed: {str(exc).splitlines()[0]}") from None
-        _print_table(columns, rows[: args.limit])
-        if len(rows) > args.limit:
-            say(f"(first {args.limit} rows; use --limit to see more)")
+        except sql_output.OutputError as exc:
+            raise UserError(str(exc)) from None
+        except BrokenPipeError:  # `hunthouse sql … | head`: the reader has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+        except OSError as exc:
+            raise UserError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    if more:
+        note = f"first {limit} rows; use --limit to see more"
+        if target is None and display:
+            say(f"({note})")
+        else:
+            print(f"hunthouse: {note}", file=sys.stderr)
+    if target is not None:
+        print(f"hunthouse: {rows} rows written to {target}",
+              file=sys.stderr)
     return 0
 
 
-def _print_table(columns: list[str], rows: list[tuple]) -> None:
-    def cell(v) -> str:
-        text = "NULL" if v is None else str(v)
-        text = text.replace("\n", "\\n")
-        return text if len(text) <= 80 else text[:77] + "..."
-
-    grid = [list(columns)] + [[cell(v) for v in r] for r in rows]
-    widths = [max(len(row[i]) for row in grid) for i in range(len(columns))]
-    say("  ".join(h.ljust(w) for h, w in zip(grid[0], widths, strict=True)))
-    say("  ".join("-" * w for w in widths))
-    for row in grid[1:]:
-        say("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
-    say(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
-
-
 def cmd_status(args, settings: config.Settings) -> int:
+    if args.json or args.check:
+        import json
+
+        from pipelines import monitor
+
+        if args.max_age_hours <= 0:
+            raise UserError("--max-age-hours must be positive")
+        doc = monitor.report(settings, args.max_age_hours)
+        if args.json:
+            say(json.dumps(doc, indent=2, default=str))
+        else:
+            say(monitor.summary_line(doc))
+        return doc["exit_code"] if args.check else 0
     from pipelines.status import print_status
 
     print_status(settings, say)
@@ -170,19 +208,30 @@ def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", help="hunthouse.toml to use (default: $HUNTHOUSE_CONFIG, ./hunthouse.toml, the example)")
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", parents=[common], help="run the pipeline over the sample tenants and summarise")
-    run = sub.add_parser("run", parents=[common], help="the nightly job: yesterday plus the lookback window")
+    noise = argparse.ArgumentParser(add_help=False)
+    level = noise.add_mutually_exclusive_group()
+    level.add_argument("--quiet", "-q", action="store_true", help="print only failures and the final result")
+    level.add_argument("--verbose", "-v", action="store_true", help="a line at every change in landed partitions, and one per extract run")
+    sub.add_parser("demo", parents=[common, noise], help="run the pipeline over the sample tenants and summarise")
+    run = sub.add_parser("run", parents=[common, noise], help="the nightly job: yesterday plus the lookback window")
     run.add_argument("--date", type=_date, help="the day to process (default: yesterday, UTC)")
     run.add_argument("--tenant", help="only this tenant")
-    bf = sub.add_parser("backfill", parents=[common], help="load a date range")
+    bf = sub.add_parser("backfill", parents=[common, noise], help="load a date range")
     bf.add_argument("--start", type=_date, required=True)
     bf.add_argument("--end", type=_date, required=True)
     bf.add_argument("--tenant", help="only this tenant")
     sql = sub.add_parser("sql", parents=[common], help="read-only SQL on the published warehouse")
     sql.add_argument("query")
-    sql.add_argument("--limit", type=int, default=100)
+    sql.add_argument("--limit", type=int, help="at most N rows (default: 100 for table and markdown, all otherwise)")
+    sql.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    sql.add_argument("--output", metavar="FILE", help="write the result to FILE (required for parquet)")
     sql.add_argument("--tenant", help="attach only this tenant's shard (the other tenants' rows are not readable)")
-    sub.add_parser("status", parents=[common], help="partitions loaded, freshness, last run, checks")
+    st = sub.add_parser("status", parents=[common], help="partitions loaded, freshness, last run, checks")
+    st.add_argument("--json", action="store_true", help="per tenant, as JSON (for monitoring)")
+    st.add_argument("--check", action="store_true",
+                    help="one line and exit 0 (ok), 1 (stale) or 2 (error): for Nagios and systemd OnFailure=")
+    st.add_argument("--max-age-hours", type=float, default=30.0,
+                    help="with --check/--json: a shard published longer ago than this is stale (default: 30)")
     dev = sub.add_parser("dev", parents=[common], help="the Dagster UI on the Hunthouse instance")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)

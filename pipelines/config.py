@@ -67,6 +67,26 @@ class OwnerRule:
 
 
 @dataclass(frozen=True)
+class DeliveryConfig:
+    """[delivery]: mail each rule owner their report after a publish, and post a chat summary."""
+
+    sender: str = ""  # the From address
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_user: str = ""
+    smtp_password_env: str = ""  # the environment variable holding the SMTP password
+    smtp_ca_file: str = ""  # a CA bundle for a relay with an internal CA (default: the system's)
+    owners: tuple[tuple[str, tuple[str, ...]], ...] = ()  # owner -> addresses
+    webhook_url_env: str = ""  # the environment variable holding the Teams/Slack incoming-webhook URL
+    webhook_kind: str = "teams"  # teams | slack
+    timeout_s: float = 30.0
+
+    def addresses(self, owner: str) -> tuple[str, ...]:
+        return dict(self.owners).get(owner, ())
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path
     lake_root: str
@@ -91,6 +111,7 @@ class Settings:
     source_path: str = field(default="", compare=False)
     # The tenant whose warehouse shard these settings build (see for_tenant); None for the whole home.
     shard: str | None = None
+    delivery: DeliveryConfig | None = None
 
     def for_tenant(self, name: str) -> Settings:
         """Settings of one tenant's shard: its tenant only, its own warehouse file, build and spill dirs."""
@@ -179,6 +200,66 @@ def _https(url: str, key: str, where: str) -> str:
     return url.rstrip("/")
 
 
+EMAIL = re.compile(r"^[^@\s<>,;\"']+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
+DELIVERY_KEYS = {"from", "smtp_host", "smtp_port", "smtp_starttls", "smtp_user", "smtp_password_env", "smtp_ca_file",
+                 "owners", "webhook_url_env", "webhook_kind", "timeout_seconds"}
+
+
+def _env_name(table: dict, key: str, where: str) -> str:
+    value = _get(table, key, str, where, "")
+    if value and not ENV_NAME.match(value):
+        raise ConfigError(f"{where}: '{key}' must be an environment variable name, not the secret itself")
+    return value
+
+
+def _delivery(raw: object) -> DeliveryConfig | None:
+    where = "[delivery]"
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be a table")
+    unknown = sorted(set(raw) - DELIVERY_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting '{unknown[0]}' (known: {', '.join(sorted(DELIVERY_KEYS))})")
+    owners_raw = raw.get("owners", {})
+    if not isinstance(owners_raw, dict):
+        raise ConfigError("[delivery.owners]: must be a table of owner = \"address\" or [\"address\", ...]")
+    owners = []
+    for owner, value in owners_raw.items():
+        addresses = [value] if isinstance(value, str) else value
+        if not isinstance(addresses, list) or not addresses or not all(isinstance(a, str) for a in addresses):
+            raise ConfigError(f"[delivery.owners]: '{owner}' must be an address or a list of addresses")
+        for address in addresses:
+            if not EMAIL.match(address):
+                raise ConfigError(f"[delivery.owners]: '{owner}': not an e-mail address: {address!r}")
+        owners.append((owner, tuple(addresses)))
+    host = _get(raw, "smtp_host", str, where, "")
+    sender = _get(raw, "from", str, where, "")
+    if owners and not host:
+        raise ConfigError(f"{where}: [delivery.owners] needs 'smtp_host' (the relay that sends the reports)")
+    if host and not EMAIL.match(sender):
+        raise ConfigError(f"{where}: 'from' must be the sender's e-mail address, got {sender!r}")
+    kind = _get(raw, "webhook_kind", str, where, "teams")
+    if kind not in ("teams", "slack"):
+        raise ConfigError(f"{where}: 'webhook_kind' must be teams or slack, got {kind!r}")
+    port = _positive(_get(raw, "smtp_port", int, where, 587), "smtp_port", where)
+    if port > 65535:
+        raise ConfigError(f"{where}: 'smtp_port' must be a TCP port, got {port}")
+    ca_file = _get(raw, "smtp_ca_file", str, where, "")
+    if ca_file and not Path(ca_file).is_file():
+        raise ConfigError(f"{where}: 'smtp_ca_file' {ca_file} does not exist")
+    user = _get(raw, "smtp_user", str, where, "")
+    password_env = _env_name(raw, "smtp_password_env", where)
+    if bool(user) != bool(password_env):
+        raise ConfigError(f"{where}: set both 'smtp_user' and 'smtp_password_env' (the variable holding the password), or neither")
+    return DeliveryConfig(
+        sender=sender, smtp_host=host, smtp_port=port, smtp_starttls=_get(raw, "smtp_starttls", bool, where, True),
+        smtp_user=user, smtp_password_env=password_env, smtp_ca_file=ca_file, owners=tuple(owners),
+        webhook_url_env=_env_name(raw, "webhook_url_env", where), webhook_kind=kind,
+        timeout_s=_positive(_get(raw, "timeout_seconds", float, where, 30.0), "timeout_seconds", where),
+    )
+
+
 TENANT_KEYS = {
     "name", "kind", "tenant_id", "client_id", "client_secret_env", "certificate_path", "workspace_id",
     "authority_host", "log_analytics_endpoint", "graph_endpoint", "all_device_events", "seed", "scale",
@@ -245,7 +326,7 @@ def _tenant(raw: dict, index: int) -> TenantConfig:
 
 
 def parse(doc: dict, base_dir: Path, source_path: str = "", home_override: str | None = None) -> Settings:
-    known_sections = {"hunthouse", "firewall", "tuning", "owners", "quality", "tenant"}
+    known_sections = {"hunthouse", "firewall", "tuning", "owners", "quality", "tenant", "delivery"}
     unknown = sorted(set(doc) - known_sections)
     if unknown:
         raise ConfigError(f"unknown section [{unknown[0]}] (known: {', '.join(sorted(known_sections))})")
@@ -306,6 +387,7 @@ def parse(doc: dict, base_dir: Path, source_path: str = "", home_override: str |
         memory_limit=memory_limit,
         threads=threads,
         source_path=source_path,
+        delivery=_delivery(doc.get("delivery")),
     )
 
 

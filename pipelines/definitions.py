@@ -13,6 +13,7 @@ from pipelines import config
 from pipelines.dagster_defs import report_assets, warehouse_assets
 from pipelines.dagster_defs.checks import quality_checks
 from pipelines.dagster_defs.extract_assets import extract_assets
+from pipelines.dagster_defs.health_sensors import health_sensors
 from pipelines.dagster_defs.partitions import tenant_day_partitions, tenant_partitions
 from pipelines.dagster_defs.resources import HunthouseSettings
 from pipelines.dagster_defs.schedules import nightly_schedule, warehouse_after_extracts
@@ -38,7 +39,8 @@ def build_defs(settings: config.Settings) -> dg.Definitions:
         asset_checks=quality_checks(parts),
         jobs=[extract_job, warehouse_job],
         schedules=[nightly_schedule(settings, extract_job)],
-        sensors=[warehouse_after_extracts(settings, warehouse_job)],
+        sensors=[warehouse_after_extracts(settings, warehouse_job),
+                 *health_sensors(settings, extract_job, warehouse_job)],
         resources={"hunthouse": HunthouseSettings(config_path=settings.source_path, home=str(settings.home))},
     )
 

@@ -10,24 +10,19 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
-from datetime import time as dtime
+from datetime import date, datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.config import Settings
 from pipelines.lake import Manifest, write_partition
-from pipelines.sources.base import FetchStats, Source, Window
+from pipelines.sources.base import FetchStats, Source, Window, day_window
+from pipelines.sources.contract import RAW_CONTRACT, key_reason
 from pipelines.sources.factory import make_source
 from pipelines.sources.schemas import WINDOW_COLUMN
 from quality.row_rules import conform_or_quarantine, screen_rows, source_columns
 
-KEY_COLUMNS = {
-    "device_events": ("Timestamp", "DeviceId", "ActionType"),
-    "security_alert": ("SystemAlertId", "TimeGenerated"),
-    "security_incident": ("IncidentNumber", "LastModifiedTime"),
-}
 QUARANTINE_SCHEMA = pa.schema([("reason", pa.string()), ("row_json", pa.string())])
 
 
@@ -35,20 +30,16 @@ class QuarantineThresholdExceeded(RuntimeError):
     pass
 
 
-def day_window(day: date) -> Window:
-    start = datetime.combine(day, dtime.min, tzinfo=UTC)
-    return Window(start, start + timedelta(days=1))
-
-
 def split_bad_rows(tbl: pa.Table, table: str, window: Window) -> tuple[pa.Table, pa.Table]:
-    """Separate rows with a null key or a window column outside the window; say why for each."""
+    """Separate rows without a key (NULL, or blank text: the contract's keys) or with a window column
+    outside the window; say why for each."""
     reasons = pa.nulls(tbl.num_rows, pa.string())
-    for col in KEY_COLUMNS[table]:
+    for col in RAW_CONTRACT[table].keys:
         values = tbl.column(col)
         is_bad = pc.is_null(values)
         if pa.types.is_string(values.type):
             is_bad = pc.fill_null(pc.or_kleene(is_bad, pc.equal(pc.utf8_trim_whitespace(values), "")), True)
-        reasons = pc.if_else(pc.and_(pc.is_null(reasons), is_bad), f"missing key column {col}", reasons)
+        reasons = pc.if_else(pc.and_(pc.is_null(reasons), is_bad), key_reason(col), reasons)
     wcol = tbl.column(WINDOW_COLUMN[table])
     outside = pc.or_(pc.less(wcol, pa.scalar(window.start, wcol.type)), pc.greater_equal(wcol, pa.scalar(window.end, wcol.type)))
     outside = pc.fill_null(outside, False)
@@ -88,9 +79,11 @@ def extract_partition(
         nonlocal batches
         for batch in source.fetch(table, window, stats):
             batches += 1
-            seen_columns.update(source_columns(batch, table))
-            # quality/row_rules.py: values that do not fit their type, bad ports, future timestamps
-            # and malformed JSON are quarantined with a reason instead of failing the load.
+            # the service's own columns: conformed sources report them, others are read off the batch
+            seen_columns.update(source_columns(batch, table) if stats.source_columns is None else stats.source_columns)
+            # quality/row_rules.py, from the row contract: values that do not fit their type, values
+            # out of range, future timestamps and malformed JSON are quarantined with a reason
+            # instead of failing the load; blank JSON becomes NULL.
             conformed, extra, untyped = conform_or_quarantine(batch, table)
             if extra:
                 stats.dropped_columns = sorted(set(stats.dropped_columns) | set(extra))

@@ -68,6 +68,33 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+class CorruptPartition(RuntimeError):
+    """A partition's data file is not the one its manifest committed (changed or damaged since)."""
+
+
+def _sha256(path: str | Path, fsync: bool = False) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+        if fsync:
+            os.fsync(fh.fileno())
+    return digest.hexdigest()
+
+
+def verify(manifest: Manifest) -> None:
+    """Raise CorruptPartition unless the data file still has the sha256 its manifest recorded."""
+    try:
+        actual = _sha256(manifest.file)
+    except FileNotFoundError:
+        actual = "missing"
+    if actual != manifest.sha256:
+        raise CorruptPartition(
+            f"lake partition {manifest.table} {manifest.tenant} {manifest.day} does not match its manifest "
+            f"(sha256 {actual[:12]} != {manifest.sha256[:12]}): re-extract it with `hunthouse backfill --tenant "
+            f"{manifest.tenant} --start {manifest.day} --end {manifest.day}`")
+
+
 def _write_file(path: Path, schema: pa.Schema, tables: Iterable[pa.Table]) -> tuple[int, str]:
     rows = 0
     with pq.ParquetWriter(path, schema, compression="zstd") as writer:
@@ -75,12 +102,7 @@ def _write_file(path: Path, schema: pa.Schema, tables: Iterable[pa.Table]) -> tu
             if tbl.num_rows:
                 writer.write_table(tbl)
                 rows += tbl.num_rows
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-        os.fsync(fh.fileno())
-    return rows, digest.hexdigest()
+    return rows, _sha256(path, fsync=True)
 
 
 def write_partition(

@@ -12,17 +12,32 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import uuid
 import warnings
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import duckdb
+
+from pipelines import health
 from pipelines.config import PACKAGE_ROOT, Settings
+from pipelines.progress import VERBOSE, Reporter
+from pipelines.reports.stale import write_stale_reports
+from pipelines.sources.schemas import RAW_TABLES
+from pipelines.warehouse.hub import write_attach_script
 from pipelines.warehouse.legacy_split import split_legacy_warehouse
 
-Progress = Callable[[str], None]
+Progress = Callable[[str], None]  # a plain message callable, or a pipelines.progress.Reporter
+PROGRESS_TAG = "hunthouse/progress"
+POLL_S = 1.0  # how often the landing and the warehouse steps are polled while workers run
+
+
+def as_reporter(progress: Progress) -> Reporter:
+    return progress if isinstance(progress, Reporter) else Reporter(progress)
+
 # Dagster's console logger speaks at DEBUG by default; the CLI prints its own progress, and the full
 # event log stays in the instance (the UI shows it).
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -130,19 +145,37 @@ def extract_runs(
 def run_extracts(
     settings: Settings, parts: list[tuple[str, date]], tags: dict[str, str], progress: Progress, workers: int = 2
 ) -> dict[str, list[str]]:
-    """Run every extract partition; return, per tenant with a failed run, one line per failed run."""
+    """Run every extract partition; return, per tenant with a failed run, one line per failed run.
+
+    While the workers run, the lake's manifests say which partitions have landed (pipelines.landing)."""
+    from pipelines.landing import LandingWatch
+
+    reporter = as_reporter(progress)
     failed: dict[str, list[str]] = {}
     runs = extract_runs(settings, parts, workers)
+    watch = LandingWatch(settings.lake_root, parts)
     done = 0
+
+    def report_landed(final: bool = False) -> None:
+        changed = watch.poll()
+        for tenant in (watch.tenants if final else sorted(changed)):
+            state = watch.tenants[tenant]
+            reporter.landed(tenant, state.done, state.rows, final)
+
     with ProcessPoolExecutor(max_workers=max(1, min(workers, len(runs)))) as pool:
-        futures = [pool.submit(_run_extract, settings, first, last, tags) for first, last in runs]
-        for future in as_completed(futures):
-            tenant, ok, error = future.result()
-            done += 1
-            if not ok:
-                failed.setdefault(tenant, []).append(error)
-            if done % 10 == 0 or done == len(runs) or not ok:
-                progress(f"  extract run {done}/{len(runs)} done{'' if ok else f' — FAILED {tenant} {error}'}")
+        pending = {pool.submit(_run_extract, settings, first, last, tags) for first, last in runs}
+        while pending:
+            finished, pending = wait(pending, timeout=POLL_S, return_when=FIRST_COMPLETED)
+            report_landed()
+            for future in finished:
+                tenant, ok, error = future.result()
+                done += 1
+                if not ok:
+                    failed.setdefault(tenant, []).append(error)
+                    reporter.error(f"  extract run {done}/{len(runs)} FAILED {tenant} {error}")
+                else:
+                    reporter.message(f"  extract run {done}/{len(runs)} done ({tenant})", VERBOSE)
+    report_landed(final=True)
     return failed
 
 
@@ -167,17 +200,55 @@ def run_warehouse(settings: Settings, tenant: str, as_of: date, tags: dict[str, 
 def run_warehouses(
     settings: Settings, tenants: list[str], as_of: date, tags: dict[str, str], progress: Progress, workers: int = 2
 ) -> dict[str, tuple[bool, str, str]]:
-    """Build and publish each tenant's shard, `workers` at a time; (ok, run id, error) per tenant."""
+    """Build and publish each tenant's shard, `workers` at a time; (ok, run id, error) per tenant.
+
+    While they run, each tenant's phase is its run's latest started step, read from the Dagster
+    instance's event log (the runs carry this call's PROGRESS_TAG)."""
+    reporter = as_reporter(progress)
     results: dict[str, tuple[bool, str, str]] = {}
     if not tenants:
         return results
+    token = uuid.uuid4().hex
+    tags = {**tags, PROGRESS_TAG: token}
+    for tenant in tenants:
+        reporter.phase(tenant, "warehouse: queued")
     with ProcessPoolExecutor(max_workers=max(1, min(workers, len(tenants)))) as pool:
-        futures = [pool.submit(run_warehouse, settings, t, as_of, tags) for t in tenants]
-        for future in as_completed(futures):
-            tenant, ok, run_id, error = future.result()
-            results[tenant] = (ok, run_id, error)
-            progress(f"  {tenant}: {'published' if ok else f'NOT published — {error}'}")
+        pending = {pool.submit(run_warehouse, settings, t, as_of, tags) for t in tenants}
+        while pending:
+            finished, pending = wait(pending, timeout=POLL_S, return_when=FIRST_COMPLETED)
+            for future in finished:
+                tenant, ok, run_id, error = future.result()
+                results[tenant] = (ok, run_id, error)
+                if ok:
+                    reporter.phase(tenant, "published")
+                else:
+                    reporter.phase(tenant, "NOT published")
+                    reporter.error(f"  {tenant}: NOT published — {error}")
+            if pending:
+                for tenant, step in warehouse_steps(token).items():
+                    if tenant not in results:
+                        reporter.phase(tenant, f"warehouse: {step}")
     return results
+
+
+def warehouse_steps(token: str) -> dict[str, str]:
+    """Per tenant, the latest step its running warehouse run (tagged `token`) started; {} when the
+    event log cannot be read right now (progress is best effort, never a reason to fail a run)."""
+    import dagster as dg
+
+    from pipelines.dagster_defs.schedules import TENANT_TAG
+
+    steps: dict[str, str] = {}
+    try:
+        with dg.DagsterInstance.get() as instance:
+            for run in instance.get_runs(filters=dg.RunsFilter(tags={PROGRESS_TAG: token})):
+                records = instance.get_records_for_run(
+                    run.run_id, of_type=dg.DagsterEventType.STEP_START, ascending=False, limit=1).records
+                if records and records[0].event_log_entry.dagster_event is not None:
+                    steps[run.tags.get(TENANT_TAG, "")] = records[0].event_log_entry.dagster_event.step_key
+    except Exception:  # noqa: BLE001, S110 - a locked or migrating SQLite store: skip this poll
+        return {}
+    return steps
 
 
 def _first_failure(result) -> str:
@@ -243,21 +314,24 @@ def run_pipeline(
 def _run_locked(
     settings: Settings, parts: list[tuple[str, date]], as_of: date, tags: dict[str, str], progress: Progress
 ) -> RunOutcome:
-    from pipelines import health
-
+    reporter = as_reporter(progress)
     tenants = list(dict.fromkeys(t for t, _ in parts))
-    progress(f"extracting {len(parts)} tenant-day partitions × 3 tables into the lake ({len(tenants)} tenants)")
-    extract_failed = run_extracts(settings, parts, tags, progress)
+    reporter(f"extracting {len(parts)} tenant-day partitions × 3 tables into the lake ({len(tenants)} tenants)")
+    tables = len(RAW_TABLES)
+    reporter.plan({t: tables * sum(1 for p in dict.fromkeys(parts) if p[0] == t) for t in tenants})
+    extract_failed = run_extracts(settings, parts, tags, reporter)
     trigger = tags.get(TRIGGER_TAG, "")
     for tenant, errors in extract_failed.items():
         health.record(settings.home, health.TenantOutcome(
             tenant, as_of.isoformat(), ok=False, step="extract", reason=errors[0], failures=errors, trigger=trigger))
     ready = [t for t in tenants if t not in extract_failed]
+    for tenant in extract_failed:
+        reporter.phase(tenant, "extract FAILED: keeps its published shard")
     if extract_failed:
-        progress(f"extracts failed for {', '.join(sorted(extract_failed))}: their shards stay as published")
+        reporter.error(f"extracts failed for {', '.join(sorted(extract_failed))}: their shards stay as published")
     if ready:
-        progress(f"building and publishing {len(ready)} tenant shard(s) as of {as_of}: {', '.join(ready)}")
-    built = run_warehouses(settings, ready, as_of, tags, progress)
+        reporter(f"building and publishing {len(ready)} tenant shard(s) as of {as_of}: {', '.join(ready)}")
+    built = run_warehouses(settings, ready, as_of, tags, reporter)
     failed = [f"{t} extract {e}" for t, errors in extract_failed.items() for e in errors]
     for tenant, (ok, run_id, error) in built.items():
         health.record(settings.home, health.TenantOutcome(
@@ -267,12 +341,21 @@ def _run_locked(
             failed.append(f"{tenant} warehouse {error}")
     published = [t for t in tenants if built.get(t, (False,))[0]]
     outcome = RunOutcome(len(parts), failed, published, [t for t in tenants if t not in published])
-    from pipelines.reports.stale import write_stale_reports
-    from pipelines.warehouse.hub import write_attach_script
-
     for tenant in outcome.failed_tenants:
         last = health.health(settings.home, tenant).last
-        if write_stale_reports(settings.for_tenant(tenant), as_of, last.step, last.reason):
-            progress(f"  {tenant}: reports of its last published shard written with a stale-data banner")
+        try:
+            if write_stale_reports(settings.for_tenant(tenant), as_of, last.step, last.reason):
+                reporter(f"  {tenant}: reports of its last published shard written with a stale-data banner")
+        except (OSError, duckdb.Error) as exc:  # the night's outcome stands; say what is missing
+            reporter.error(f"  {tenant}: could not write its stale-data reports: {str(exc).splitlines()[0]}")
     write_attach_script(settings)
+    from pipelines.reports.index import write_index
+
+    if write_index(settings.reports_dir, as_of.isoformat()):
+        reporter(f"reports of the night: {settings.reports_dir / as_of.isoformat() / 'index.html'}")
+    if settings.delivery is not None:
+        from pipelines.delivery import deliver
+
+        failed_why = {t: health.health(settings.home, t).last.reason for t in outcome.failed_tenants}
+        deliver(settings, as_of, outcome.published_tenants, failed_why, reporter)  # never raises
     return outcome

@@ -138,7 +138,7 @@ def _published_builds(con) -> set[str]:
 
 
 def _shard_facts(settings: Settings) -> tuple[dict | None, list[str]]:
-    """(publish_log facts and build files of the tenant's published shard or None, checks lines)."""
+    """(what the tenant's published shard says of itself, or None without one; its latest run's check lines)."""
     try:
         con = connect_readonly(settings.warehouse_path)
     except WarehouseUnavailable:
@@ -181,10 +181,28 @@ def tenant_lines(settings: Settings) -> list[str]:
     return lines + ([""] + details if details else [])
 
 
+def delivery_lines(settings: Settings) -> list[str]:
+    """The latest delivery run ([delivery]): what was sent, and each failure with its reason."""
+    if settings.delivery is None:
+        return []
+    from pipelines.delivery import last_run
+
+    attempts = last_run(settings.home)
+    if not attempts:
+        return ["Delivery: nothing sent yet"]
+    failed = [a for a in attempts if not a["ok"]]
+    lines = [f"Delivery ({attempts[-1]['at'][:16].replace('T', ' ')} UTC, night {attempts[-1]['night']}): "
+             f"{len(attempts) - len(failed)} sent, {len(failed)} FAILED (the publish stands either way)"]
+    lines += [f"  FAILED {a['channel']} {a['target']}: {a['detail']}" for a in failed[:SHOWN_FAILURES]]
+    return lines
+
+
 def print_status(settings: Settings, say: Callable[[str], None]) -> None:
     say(f"Data home: {settings.home}")
     say("")
     for line in tenant_lines(settings):
+        say(line)
+    for line in ([""] if settings.delivery else []) + delivery_lines(settings):
         say(line)
     try:
         con = connect_warehouse(settings)

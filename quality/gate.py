@@ -13,8 +13,9 @@ import pandas as pd
 import pyarrow as pa
 
 from pipelines.config import Settings
-from pipelines.extract import day_window
 from pipelines.lake import list_manifests, partition_dir, read_manifest
+from pipelines.sources.base import day_window
+from pipelines.sources.contract import CLOCK_SKEW
 from pipelines.warehouse.connect import connect
 from quality.engine import Outcome, bucketed_chunks, quote_identifier, referenced_columns, validate_tables
 from quality.results import load_partition_results, save_partition_results
@@ -26,8 +27,6 @@ from quality.suites.tuning import TUNING_SUITES
 
 # Boundary tolerance of the window expectations (clock skew between device and service).
 WINDOW_TOLERANCE = timedelta(minutes=5)
-# How far past "now" a timestamp may be before it counts as in the future.
-CLOCK_SKEW = timedelta(minutes=5)
 TRAILING_DAYS = 28
 # Every table asset of the warehouse build with its suite and scope.
 TABLE_SUITES = {**STAGING_SUITES, **MODEL_SUITES, **FIREWALL_SUITES, **TUNING_SUITES}

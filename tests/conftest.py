@@ -34,15 +34,20 @@ def write_config(directory, **kwargs) -> config.Settings:
     return config.load(path)
 
 
+# The progress lines the sample warehouse's run printed (as under systemd: plain, timestamped).
+SAMPLE_PROGRESS: list[str] = []
+
+
 @pytest.fixture(scope="session")
 def sample_warehouse(tmp_path_factory):
     """Settings of a home whose warehouse was built by `run_pipeline` (Dagster, in-process)."""
     from pipelines.orchestrate import run_pipeline
+    from pipelines.progress import PlainReporter
 
     saved = {k: os.environ.get(k) for k in ("DAGSTER_HOME", "HUNTHOUSE_CONFIG", "HUNTHOUSE_HOME")}
     settings = write_config(tmp_path_factory.mktemp("sample"))
     parts = partitions(settings, days_between(WORLD_START, WORLD_END))
-    outcome = run_pipeline(settings, parts, WORLD_END, {"hunthouse/trigger": "test"}, lambda _: None)
+    outcome = run_pipeline(settings, parts, WORLD_END, {"hunthouse/trigger": "test"}, PlainReporter(SAMPLE_PROGRESS.append))
     assert outcome.published, outcome.failed
     yield settings
     for key, value in saved.items():

@@ -25,7 +25,7 @@ from pipelines.sources.arrow_rows import (
 )
 from pipelines.sources.errors import Retryable, SplitNeeded
 from pipelines.sources.schemas import TS
-from quality.row_rules import _malformed_json, _malformed_json_mask
+from quality.row_rules import _malformed_json, _malformed_json_mask, conform_or_quarantine
 from tests.realdata import real
 
 # -- the per-value parser as it was (oracle) ------------------------------------------------------
@@ -108,11 +108,25 @@ def test_datetime_columns_match_the_per_value_parser(cells, type_name):
                                    ["0000-01-01T00:00:00.0000000Z"], ["2026-10-27T00:00:60.0000000Z"],
                                    ["9999-12-31T23:59:59-01:00"],
                                    ["2026-10-27T00:00:01.1234567Z", "garbage"], [12345]])
-def test_unreadable_datetimes_fail_as_the_per_value_parser_does(cells):
-    with pytest.raises((ValueError, OverflowError)) as old:
+def test_unreadable_datetimes_stay_text_and_extract_quarantines_only_their_rows(cells):
+    with pytest.raises((ValueError, OverflowError)):
         reference_column_array(cells, "datetime")
-    with pytest.raises(type(old.value)):
-        column_array(cells, "datetime")
+    got = column_array(cells, "datetime")
+    assert got.to_pylist() == [None if c is None else str(c) for c in cells]
+    typed = table_from_typed_rows(["Timestamp"], ["datetime"], [(c,) for c in cells]) if all(
+        isinstance(c, str) for c in cells) else None
+    if typed is not None:
+        assert typed.column("Timestamp").to_pylist() == got.to_pylist()
+    landed, _, quarantined = conform_or_quarantine(pa.table({"Timestamp": got}), "device_events")
+    readable = []
+    for c in cells:
+        try:
+            readable.append(parse_datetime(c))
+        except (ValueError, OverflowError):
+            pass
+    assert landed.column("Timestamp").to_pylist() == readable
+    assert quarantined.num_rows == len(cells) - len(readable)
+    assert all(r.startswith("Timestamp value ") for r in quarantined.column("reason").to_pylist())
 
 
 def test_an_int_beyond_int64_fails_as_before():

@@ -106,3 +106,29 @@ def test_lake_root_rejects_unsupported_urls(tmp_path):
     with pytest.raises(ValueError, match="only local paths"):
         lake.partition_dir("s3://bucket/lake", "device_events", "t1", DAY)
     assert lake.partition_dir(f"file://{tmp_path}", "device_events", "t1", DAY).is_relative_to(tmp_path)
+
+
+def test_a_partition_file_changed_after_its_manifest_fails_that_tenants_build_only(tmp_path):
+    import duckdb
+
+    from pipelines.warehouse import build
+    from tests.conftest import write_config
+
+    settings = write_config(tmp_path)
+    good = lake.write_partition(settings.lake_root, "device_events", "contoso", DAY, [_events(5)])
+    bad = lake.write_partition(settings.lake_root, "device_events", "fabrikam", DAY, [_events(5)])
+    with open(bad.file, "ab") as fh:  # bit rot, or a hand edit: the manifest no longer vouches for it
+        fh.write(b"\0")
+    lake.verify(good)
+    with pytest.raises(lake.CorruptPartition, match="fabrikam 2026-10-05 does not match its manifest.*backfill --tenant fabrikam"):
+        lake.verify(bad)
+    for tenant, fails in (("contoso", False), ("fabrikam", True)):
+        shard = settings.for_tenant(tenant)
+        path = build.start_build(shard, "corrupt").path
+        with duckdb.connect(str(path)) as con:
+            if fails:
+                with pytest.raises(lake.CorruptPartition):
+                    build.sync_lake(con, shard)
+                assert con.execute("SELECT count(*) FROM device_events").fetchone()[0] == 0
+            else:
+                assert build.sync_lake(con, shard) == [("device_events", "contoso", DAY)]

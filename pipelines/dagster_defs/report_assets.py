@@ -7,6 +7,7 @@ import dagster as dg
 from pipelines.dagster_defs.resources import HunthouseSettings
 from pipelines.dagster_defs.warehouse_assets import as_of, shard_settings
 from pipelines.reports.firewall import write_firewall_reports
+from pipelines.reports.index import write_index
 from pipelines.reports.owners import write_owner_reports
 from pipelines.warehouse.readonly import connect_readonly
 
@@ -16,6 +17,8 @@ def _write(context, hunthouse: HunthouseSettings, writer) -> dg.MaterializeResul
     settings = shard_settings(context, hunthouse)
     with connect_readonly(settings.warehouse_path) as con:
         paths = writer(con, settings, as_of(context))
+    # runs the daemon launches get the night's index too (the CLI rewrites it once every tenant is done)
+    write_index(settings.reports_dir, as_of(context).isoformat())
     return dg.MaterializeResult(
         metadata={"files": dg.MetadataValue.md("\n".join(f"- {p}" for p in paths)), "count": len(paths)}
     )

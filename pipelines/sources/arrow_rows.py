@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.sources.base import FetchStats
-from pipelines.sources.schemas import TS
+from pipelines.sources.schemas import TS, cast_column, conform, present_columns
 
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 DATETIME_TYPES = {"datetime", "date"}  # Kusto `datetime`, Graph hunting `DateTime` (lower-cased)
@@ -57,12 +57,27 @@ def _text_per_value(values: Sequence) -> pa.Array:
 
 
 def datetime_array(values: Sequence) -> pa.Array:
-    """Timestamps (µs, UTC) from ISO-8601 cells, as `parse_datetime` reads each of them."""
+    """Timestamps (µs, UTC) from ISO-8601 cells, as `parse_datetime` reads each of them.
+
+    A column with a cell `parse_datetime` cannot read stays text: `schemas.conform` reads it with
+    the same parser and the extract row rules quarantine only the rows it refuses, with the reason
+    (the row contract), instead of one bad cell failing the whole response.
+    """
     try:
         text = pa.array(values, type=pa.string())
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all text: datetime objects, numbers
-        return pa.array([parse_datetime(v) for v in values], type=TS)
-    return _datetime_from_text(text, values)
+        try:
+            return pa.array([parse_datetime(v) for v in values], type=TS)
+        except (ValueError, OverflowError, TypeError):
+            return _text_per_value(values)
+    return _datetime_or_text(text, values)
+
+
+def _datetime_or_text(text: pa.Array, values: Sequence | None = None) -> pa.Array:
+    try:
+        return _datetime_from_text(text, values)
+    except (ValueError, OverflowError):
+        return text
 
 
 def _datetime_from_text(text: pa.Array, values: Sequence | None = None) -> pa.Array:
@@ -86,6 +101,11 @@ def _datetime_from_text(text: pa.Array, values: Sequence | None = None) -> pa.Ar
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass  # e.g. 24:00 or 30 February: parse_datetime says what is wrong
     return pa.array([parse_datetime(v) for v in (text.to_pylist() if values is None else values)], type=TS)
+
+
+def timestamps_from_text(text: pa.Array) -> pa.Array:
+    """Timestamps (µs, UTC) of a string array, as `parse_datetime` reads each value (raises as it does)."""
+    return _datetime_from_text(text)
 
 
 def column_array(values: Sequence, type_name: str) -> pa.Array:
@@ -160,7 +180,7 @@ def table_from_typed_rows(names: Sequence[str], type_names: Sequence[str], rows:
     columns = {}
     for i, (name, kind, child) in enumerate(zip(names, kinds, children, strict=True)):
         if kind == "datetime":
-            child = _datetime_from_text(child)
+            child = _datetime_or_text(child)
         elif kind != "text" and child.null_count == len(child):
             child = pa.nulls(len(child))  # pa.array infers the null type for a column of nulls
         elif kind == "real" and not any(type(row[i]) is float for row in rows):
@@ -227,3 +247,27 @@ def advance_watermark(stats: FetchStats, table: pa.Table, column: str) -> None:
     latest = pc.max(table.column(column)).as_py()
     if latest is not None and (stats.watermark is None or latest > stats.watermark):
         stats.watermark = latest
+
+
+def conformed_batch(batch: pa.Table, table: str, stats: FetchStats, watermark_column: str) -> pa.Table:
+    """The batch on the raw schema, with its schema drift reported and the watermark advanced.
+
+    A batch holding a value that does not fit its raw type (text in a port, a datetime nobody can
+    read) is passed on as the service sent it: extract's row rules, derived from the row contract,
+    quarantine just those rows with the reason and land the rest, where a strict cast here would
+    fail the whole fetch.
+    """
+    stats.source_columns = (stats.source_columns or set()) | set(present_columns(batch.column_names, table))
+    try:
+        conformed, extra = conform(batch, table)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        if watermark_column in batch.column_names:
+            try:
+                column = cast_column(batch.column(watermark_column), TS)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                return batch  # the watermark column itself is bad: its good rows still land
+            advance_watermark(stats, pa.table({watermark_column: column}), watermark_column)
+        return batch
+    stats.dropped_columns = sorted(set(stats.dropped_columns) | set(extra))
+    advance_watermark(stats, conformed, watermark_column)
+    return conformed

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from typing import Protocol
 
 import pyarrow as pa
@@ -28,6 +29,12 @@ class Window:
         return Window(self.start, mid), Window(mid, self.end)
 
 
+def day_window(day: date) -> Window:
+    """The UTC day a lake partition holds."""
+    start = datetime.combine(day, dtime.min, tzinfo=UTC)
+    return Window(start, start + timedelta(days=1))
+
+
 @dataclass
 class FetchStats:
     """What a fetch did, for the load log and the Dagster metadata. Never holds secrets."""
@@ -37,6 +44,9 @@ class FetchStats:
     retries: int = 0
     watermark: datetime | None = None
     dropped_columns: list[str] = field(default_factory=list)
+    # raw columns the service itself sent (before conform fills missing ones with nulls); None when
+    # the source yields its batches unconformed and extract can read them off the batch
+    source_columns: set[str] | None = None
 
 
 class Source(Protocol):

@@ -26,9 +26,9 @@ from msgspec.structs import astuple
 from pipelines.config import ConfigError, TenantConfig
 from pipelines.sources.arrow_rows import (
     DecoderCache,
-    advance_watermark,
     cell_kind,
     cell_type,
+    conformed_batch,
     decode_json,
     decode_paused,
     table_from_columns,
@@ -40,7 +40,6 @@ from pipelines.sources.graph_client import GraphClient
 from pipelines.sources.graph_mapping import alerts_table, incidents_table
 from pipelines.sources.kql import window_query
 from pipelines.sources.resilience import RetryPolicy, call_with_retries, fetch_complete
-from pipelines.sources.schemas import conform
 
 HUNTING_ROW_CAP = 100_000  # documented result limit of the advanced hunting API
 HUNTING = "ThreatHunting.Read.All"
@@ -208,10 +207,7 @@ class DefenderSource:
         else:
             raise ValueError(f"unknown raw table {table!r}")
         for batch in batches:
-            conformed, extra = conform(batch, table)
-            stats.dropped_columns = sorted(set(stats.dropped_columns) | set(extra))
-            advance_watermark(stats, conformed, watermark_column)
-            yield conformed
+            yield conformed_batch(batch, table, stats, watermark_column)
 
     def _device_events(self, window: Window, stats: FetchStats) -> Iterator[pa.Table]:
         what = self._what("DeviceEvents")

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import pyarrow as pa
 
-from pipelines.sources.arrow_rows import parse_datetime
+from pipelines.sources.arrow_rows import datetime_array, parse_datetime
 from pipelines.sources.schemas import SECURITY_ALERT, SECURITY_INCIDENT, TS
 
 
@@ -259,13 +259,16 @@ def incident_row(incident: dict) -> dict:
 
 
 def rows_to_table(rows: list[dict], schema: pa.Schema) -> pa.Table:
+    """The mapped rows on the raw schema; a datetime column with a value `parse_datetime` cannot
+    read stays text, for the extract row rules to quarantine just that row (the row contract)."""
     arrays = []
     for field in schema:
         values = [row.get(field.name) for row in rows]
         if field.type == TS:
-            values = [parse_datetime(v) for v in values]
-        arrays.append(pa.array(values, type=field.type))
-    return pa.Table.from_arrays(arrays, schema=schema)
+            arrays.append(datetime_array(values))
+        else:
+            arrays.append(pa.array(values, type=field.type))
+    return pa.Table.from_arrays(arrays, names=schema.names)
 
 
 def alerts_table(alerts: list[dict]) -> pa.Table:

@@ -193,6 +193,18 @@ LEGACY_ALIASES: dict[str, dict[str, str]] = {
 }
 
 
+def present_columns(names: list[str], table: str) -> list[str]:
+    """The raw columns a source's own column names hold, under their contract names (legacy aliases
+    resolved, case-insensitive): what the service sent before `conform` fills the rest with nulls."""
+    lower = {n.lower() for n in names}
+    out = []
+    for field in RAW_TABLES[table]:
+        alias = LEGACY_ALIASES.get(table, {}).get(field.name, "")
+        if field.name.lower() in lower or (alias and alias.lower() in lower):
+            out.append(field.name)
+    return out
+
+
 def empty_table(table: str) -> pa.Table:
     return RAW_TABLES[table].empty_table()
 
@@ -222,5 +234,23 @@ def conform(batch: pa.Table | pa.RecordBatch, table: str) -> tuple[pa.Table, lis
         if src is None:
             columns.append(pa.nulls(tbl.num_rows, type=field.type))
         else:
-            columns.append(tbl.column(src).cast(field.type))
+            columns.append(cast_column(tbl.column(src), field.type))
     return pa.Table.from_arrays(columns, schema=schema), extra
+
+
+def cast_column(values: pa.Array | pa.ChunkedArray, arrow_type: pa.DataType) -> pa.Array | pa.ChunkedArray:
+    """Strict cast onto a raw type; raises pa.ArrowInvalid for a value that does not fit.
+
+    Text into a timestamp is read as the sources read service datetimes (`arrow_rows`): ISO 8601,
+    the fraction truncated to microseconds (Kusto writes 7 digits), no zone meaning UTC, '' as null.
+    Arrow's own cast would refuse a zone-less or 7-digit value that both services send.
+    """
+    if pa.types.is_timestamp(arrow_type) and (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        from pipelines.sources.arrow_rows import timestamps_from_text  # arrow_rows imports this module
+
+        text = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+        try:
+            return timestamps_from_text(text.cast(pa.string())).cast(arrow_type)
+        except (ValueError, OverflowError) as exc:
+            raise pa.ArrowInvalid(str(exc)) from exc
+    return values.cast(arrow_type)

@@ -37,9 +37,9 @@ from azure.core.rest import HttpRequest
 from pipelines.config import GUID, ConfigError, TenantConfig
 from pipelines.sources.arrow_rows import (
     DecoderCache,
-    advance_watermark,
     cell_kind,
     cell_type,
+    conformed_batch,
     decode_json,
     decode_paused,
     table_from_columns,
@@ -55,7 +55,7 @@ from pipelines.sources.base import FetchStats, Window
 from pipelines.sources.errors import AccessDenied, Retryable, SourceError, SplitNeeded
 from pipelines.sources.kql import SERVICE_TABLES, window_query
 from pipelines.sources.resilience import RetryPolicy, call_with_retries, fetch_complete, parse_retry_after
-from pipelines.sources.schemas import WINDOW_COLUMN, conform
+from pipelines.sources.schemas import WINDOW_COLUMN
 
 LOG_ANALYTICS_ROW_CAP = 500_000  # documented per-query record limit
 SERVER_TIMEOUT_SECONDS = 600  # the API's maximum (`Prefer: wait=600`); beyond it the API answers 504
@@ -127,10 +127,7 @@ class SentinelSource:
             return call_with_retries(lambda: self._query(table, w), self.retry, stats, what)
 
         for batch in fetch_complete(window, one_window, self.tenant.min_split_seconds, stats, what):
-            conformed, extra = conform(batch, table)
-            stats.dropped_columns = sorted(set(stats.dropped_columns) | set(extra))
-            advance_watermark(stats, conformed, "TimeGenerated")
-            yield conformed
+            yield conformed_batch(batch, table, stats, "TimeGenerated")
 
     def _timespan(self, table: str, window: Window):
         if WINDOW_COLUMN[table] == "TimeGenerated":

@@ -118,10 +118,13 @@ def flatten_entities(entities_json: str | None) -> Iterator[dict]:
     """Yield one dict per entity: ordinal, type, key, value, properties (JSON text).
 
     Raises ValueError on text that is not a JSON array, so the caller can quarantine the alert.
+    No value (NULL, blank, or JSON `null`: the row contract's "no value") yields no entities.
     """
     if entities_json is None or not entities_json.strip():
         return
     doc = json.loads(entities_json)
+    if doc is None:
+        return
     if not isinstance(doc, list):
         raise ValueError("Entities is not a JSON array")
     by_id: dict[str, dict] = {}

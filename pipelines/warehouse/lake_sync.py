@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.config import Settings
-from pipelines.lake import Manifest, list_manifests
+from pipelines.lake import Manifest, list_manifests, verify
 from pipelines.warehouse import staging
 from pipelines.warehouse.transaction import transaction
 
@@ -67,6 +67,7 @@ def sync_lake(con: duckdb.DuckDBPyConnection, settings: Settings, progress: Prog
     with transaction(con):
         for i, m in enumerate(changed, 1):
             day = date.fromisoformat(m.day)
+            verify(m)  # a damaged or replaced file fails this tenant's build, never loads silently
             records = staging.stage_raw(con, m.table, m.tenant, day, m.file)
             if m.quarantine_file:
                 q = pq.read_table(m.quarantine_file).to_pylist()

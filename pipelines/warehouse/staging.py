@@ -53,8 +53,8 @@ def flatten_alert_entities(alerts: pa.Table) -> tuple[pa.Table, list[tuple[str, 
     for alert_id, text in zip(ids, texts, strict=True):
         try:
             entities = list(flatten_entities(text))
-        except (ValueError, TypeError) as exc:
-            bad.append((alert_id, f"Entities is not valid entity JSON: {exc}"))
+        except (ValueError, TypeError, RecursionError) as exc:  # RecursionError: absurd nesting
+            bad.append((alert_id, f"Entities is not valid entity JSON: {str(exc)[:200]}"))
             continue
         for ent in entities:
             rows["system_alert_id"].append(alert_id)

@@ -32,11 +32,16 @@ def not_null(columns: list[str], why: str) -> list[Check]:
     return [error(E.ExpectColumnValuesToNotBeNull(column=c), why) for c in columns]
 
 
-def ports(columns: list[str]) -> list[Check]:
+def not_blank(columns: list[str], why: str) -> list[Check]:
+    """Text with at least one non-blank character (NULL is left to `not_null`)."""
+    return [error(E.ExpectColumnValuesToMatchRegex(column=c, regex=r"\S"), why, "not blank") for c in columns]
+
+
+def ports(columns: list[str], low: int = 0, high: int = 65535, reason: str = "a port outside 0-65535") -> list[Check]:
     return [
         error(
-            E.ExpectColumnValuesToBeBetween(column=c, min_value=0, max_value=65535),
-            "a port outside 0-65535 is corrupt input; extract quarantines such rows, so one here bypassed it",
+            E.ExpectColumnValuesToBeBetween(column=c, min_value=low, max_value=high),
+            f"{reason} is corrupt input; extract quarantines such rows, so one here bypassed it",
         )
         for c in columns
     ]

@@ -1,79 +1,75 @@
 """Suites of the raw lake tables, run on each committed Parquet partition (Microsoft column names).
 
-Extract already quarantines rows with null keys, values that do not fit their type, ports outside
-0-65535, timestamps outside the window or in the future and malformed AdditionalFields /
-ExtendedProperties. The ERROR expectations here re-assert those guarantees on what was actually
-committed: if one fails, a row bypassed quarantine and the partition must not reach the warehouse.
+Derived from the row contract (pipelines/sources/contract.py), like the extract row rules: every
+rule extract quarantines on (missing key, type, range, future timestamp, window, malformed JSON in
+a "quarantine" JSON column) is re-asserted here as an ERROR expectation on what was actually
+committed; if one fails, a row bypassed quarantine and the partition must not reach the warehouse.
+Keep-and-warn rules (malformed JSON in a "warn" column, values outside the known ones) are WARN.
 """
 
 from __future__ import annotations
 
-from pipelines.sources.schemas import DEVICE_EVENTS, FIREWALL_ACTION_TYPES, SECURITY_ALERT, SECURITY_INCIDENT
+import pyarrow as pa
+
+from pipelines.sources.contract import (
+    RAW_CONTRACT,
+    KnownValues,
+    TableContract,
+    known_values_regex,
+    range_reason,
+)
+from pipelines.sources.schemas import RAW_TABLES
 from quality.checks import Check, warn
-from quality.suites.common import E, in_window, json_parses, not_future, not_null, ports, typed_columns
+from quality.suites.common import (
+    E,
+    in_window,
+    json_parses,
+    not_blank,
+    not_future,
+    not_null,
+    ports,
+    typed_columns,
+)
 
 NULL_KEY = "rows without their natural key cannot be de-duplicated or joined; extract quarantines them"
 
 # Source columns without which a table is not what the warehouse expects: the natural keys and the
 # columns the models read. `conform` would fill a missing one with nulls, so it is checked against
 # the source's own column list (recorded by extract) before conform hides it.
-REQUIRED_SOURCE_COLUMNS = {
-    "device_events": ["Timestamp", "DeviceId", "DeviceName", "ActionType", "RemoteIP", "RemotePort", "LocalIP",
-                      "LocalPort", "InitiatingProcessFileName", "InitiatingProcessFolderPath", "ReportId",
-                      "AdditionalFields"],
-    "security_alert": ["TimeGenerated", "SystemAlertId", "AlertName", "Entities", "ExtendedProperties"],
-    "security_incident": ["TimeGenerated", "IncidentNumber", "Status", "Classification", "CreatedTime",
-                          "LastModifiedTime", "AlertIds"],
-}
+REQUIRED_SOURCE_COLUMNS = {table: contract.required for table, contract in RAW_CONTRACT.items()}
 
-RAW_CLASSIFICATION = r"(?i)^(true ?positive|benign ?positive|false ?positive|undetermined|informational ?expected ?activity|unknown)?$"
 
-DEVICE_EVENTS_SUITE: list[Check] = [
-    *typed_columns(DEVICE_EVENTS, ["Timestamp", "DeviceId", "ActionType", "RemotePort", "LocalPort", "ReportId"]),
-    *not_null(["Timestamp", "DeviceId", "ActionType"], NULL_KEY),
-    in_window("Timestamp"),
-    not_future("Timestamp"),
-    not_future("TimeGenerated"),
-    *ports(["RemotePort", "LocalPort"]),
-    json_parses("AdditionalFields", "ERROR", "the firewall models read Direction and Profile from it; extract quarantines rows where it is not JSON"),
-    warn(
-        E.ExpectColumnValuesToBeInSet(column="ActionType", value_set=list(FIREWALL_ACTION_TYPES)),
-        "the firewall models only read Firewall* ActionTypes (exact casing); others are kept but ignored "
-        "unless all_device_events is set, so they annotate rather than block",
-    ),
-]
+def _known(column: str, known: KnownValues) -> Check:
+    if known.ignore_case:
+        return warn(E.ExpectColumnValuesToMatchRegex(column=column, regex=known_values_regex(known)),
+                    f"compared case-insensitively: {known.why}")
+    return warn(E.ExpectColumnValuesToBeInSet(column=column, value_set=list(known.values)), known.why)
 
-SECURITY_ALERT_SUITE: list[Check] = [
-    *typed_columns(SECURITY_ALERT, ["TimeGenerated", "SystemAlertId", "AlertName", "Entities", "ConfidenceScore"]),
-    *not_null(["SystemAlertId", "TimeGenerated"], NULL_KEY),
-    in_window("TimeGenerated"),
-    not_future("TimeGenerated"),
-    json_parses("ExtendedProperties", "ERROR", "the rule id comes from ExtendedProperties; extract quarantines rows where it is not JSON"),
-    json_parses("Entities", "WARN", "an alert with broken Entities keeps its row and label (staging quarantines the entities), so the tuning models lose only its entities"),
-    warn(
-        E.ExpectColumnValuesToBeInSet(column="AlertSeverity", value_set=["Informational", "Low", "Medium", "High"]),
-        "unexpected severities are displayed as-is; nothing downstream filters on them",
-    ),
-]
 
-SECURITY_INCIDENT_SUITE: list[Check] = [
-    *typed_columns(SECURITY_INCIDENT, ["TimeGenerated", "IncidentNumber", "Classification", "LastModifiedTime"]),
-    *not_null(["IncidentNumber", "LastModifiedTime"], NULL_KEY),
-    in_window("LastModifiedTime"),
-    not_future("LastModifiedTime"),
-    json_parses("AlertIds", "WARN", "staging reads the incident's alerts from it; a broken list loses the incident's labels for tuning, not the incident"),
-    warn(
-        E.ExpectColumnValuesToMatchRegex(column="Classification", regex=RAW_CLASSIFICATION),
-        "compared case-insensitively: Sentinel sends PascalCase, Graph camelCase; an unknown value is "
-        "normalised to 'undetermined' and so never counts as benign or true positive",
-    ),
-]
+def contract_suite(contract: TableContract) -> list[Check]:
+    """The raw suite of one table, from its row contract."""
+    string_keys = [c.name for c in contract.columns if c.key and pa.types.is_string(c.type)]
+    checks = [
+        *typed_columns(RAW_TABLES[contract.table], contract.typed),
+        *not_null(contract.keys, NULL_KEY),
+        *not_blank(string_keys, NULL_KEY),
+        in_window(contract.window_column),
+        *[not_future(name) for name in contract.timestamps],
+    ]
+    for column in contract.ranged:
+        checks += ports([column.name], *column.range, range_reason(column))
+    for column in contract.json_columns:
+        severity = "ERROR" if column.json.on_malformed == "quarantine" else "WARN"
+        if severity == "ERROR":
+            why = f"{column.json.why}; extract quarantines rows where it is not JSON ('' is NULL)"
+        else:
+            why = f"{column.json.why}; extract keeps such rows ('' is NULL)"
+        checks.append(json_parses(column.name, severity, why))
+    checks += [_known(column.name, column.known) for column in contract.known]
+    return checks
 
-RAW_SUITES: dict[str, list[Check]] = {
-    "device_events": DEVICE_EVENTS_SUITE,
-    "security_alert": SECURITY_ALERT_SUITE,
-    "security_incident": SECURITY_INCIDENT_SUITE,
-}
+
+RAW_SUITES: dict[str, list[Check]] = {table: contract_suite(contract) for table, contract in RAW_CONTRACT.items()}
 # Key columns that bucket large partitions into chunks (rows of one key share a chunk).
 RAW_KEYS = {
     "device_events": ["DeviceId", "Timestamp", "ReportId", "ActionType"],
