@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test dev lint bench bench-quick clean install
+.PHONY: demo test test-fast dev lint bench bench-quick clean install
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,8 +21,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
+# the tier to run on every change (tests marked fast, see tests/conftest.py): under 60 s
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m fast -p no:xdist
+
+# ruff, then the import contracts of pyproject.toml ([tool.importlinter]): layers point down only
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 dev: $(STAMP)
 	$(BIN)/hunthouse dev

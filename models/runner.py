@@ -1,8 +1,9 @@
 """Runs the warehouse's SQL model files.
 
-A model group is a folder of `.sql` files run in name order. Each file starts with a header comment
-stating its grain and why it exists. Parameters reach SQL as DuckDB variables (`getvariable('name')`)
-so that no value is ever formatted into SQL text.
+A model group is a folder of `.sql` files, each starting with a header that declares its models
+(models/registry.py); the group runs in the registry's order (dependencies first). Parameters
+reach SQL as DuckDB variables (`getvariable('name')`) so that no value is ever formatted into SQL
+text. Models never import `pipelines`: the caller hands them plain values.
 """
 
 from __future__ import annotations
@@ -10,12 +11,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any, Protocol
 
 import duckdb
 
-from pipelines.config import Settings
+from models import registry
+from models.registry import MODELS_DIR, Registry
 
-MODELS_DIR = Path(__file__).resolve().parent
+__all__ = ["MODELS_DIR", "ModelContext", "ModelSettings", "run_group", "run_sql_file", "set_params"]
+
+
+class ModelSettings(Protocol):
+    """What models read of the run's settings: plain attributes, whatever object carries them
+    (pipelines.config.Settings in the pipeline, any stand-in in a test)."""
+
+    tenants: list[Any]  # items with a .name
+    baseline_days: int
 
 
 @dataclass
@@ -28,7 +39,7 @@ class ModelContext:
     this run, which incremental models use to touch only new and re-pulled days.
     """
 
-    settings: Settings
+    settings: ModelSettings
     as_of: date
     changed: list[tuple[str, str, date]] = field(default_factory=list)
 
@@ -50,9 +61,16 @@ def run_sql_file(con: duckdb.DuckDBPyConnection, path: Path, params: dict[str, o
     con.execute(path.read_text(encoding="utf-8"))
 
 
-def run_group(con: duckdb.DuckDBPyConnection, group: str, params: dict[str, object] | None = None) -> list[str]:
-    """Run every `models/<group>/*.sql` in name order; return the files run."""
-    files = sorted((MODELS_DIR / group).glob("*.sql"))
+def run_group(con: duckdb.DuckDBPyConnection, group: str, params: dict[str, object] | None = None,
+              models: Registry | None = None) -> list[str]:
+    """Run the shared macros (models/macros.sql), then the group's model files in the registry's run
+    order; return the files run. Every parameter the group's headers declare must be given (one clear
+    error otherwise)."""
+    models = models or registry.default()
+    files = models.run_order(registry.SHARED) + models.run_order(group)
+    missing = sorted(models.params(group) - set(params or {}))
+    if missing:
+        raise RuntimeError(f"model group {group} reads parameter(s) {', '.join(missing)}, which the build does not set")
     if params:
         set_params(con, params)
     for path in files:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from pipelines.config import Settings
-from pipelines.sources.schemas import RAW_TABLES
 
 
 def yesterday() -> date:
@@ -30,5 +29,3 @@ def partitions(settings: Settings, days: list[date], tenants: list[str] | None =
         settings.tenant(name)
     return [(name, day) for day in days for name in names]
 
-
-TABLES = tuple(RAW_TABLES)

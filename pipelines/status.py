@@ -4,8 +4,12 @@ results (<home>/quality/<tenant>/latest.json, kept even when the run was blocked
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
+from models import registry
 from pipelines import health
 from pipelines.config import Settings
 from pipelines.warehouse.hub import connect_warehouse
@@ -14,10 +18,10 @@ from quality.latest_run import latest_path, load_latest
 
 SHOWN_FAILURES = 10  # failed expectations listed per section; the rest are counted
 
-SUMMARY_TABLES = (
-    "device_events", "alerts", "alert_entities", "incidents", "incident_history", "quarantine",
-    "fw_daily", "fw_baseline", "fw_findings", "rule_noise", "rule_top_entities",
-    "tuning_recommendations", "tuning_backtest",
+# the model tables (not the seeds and run logs), from their declarations (models/registry.py)
+SUMMARY_TABLES = tuple(
+    m.name for group in ("staging", "firewall", "tuning") for m in registry.default().tables(group)
+    if m.kind in ("incremental", "window", "as_of")
 )
 
 
@@ -38,15 +42,31 @@ def published_summary(settings: Settings) -> dict:
     return {"tables": tables, "first_day": first, "last_day": last, "tenants": tenants}
 
 
+@contextmanager
+def _existing_instance(home: Path) -> Iterator:
+    """The Dagster instance already at `home`, opened as it is: status is read-only, so it neither
+    rewrites dagster.yaml nor leaves DAGSTER_HOME pointing anywhere (the yaml reads its storage
+    directory from DAGSTER_HOME, which is set only while the instance opens)."""
+    import dagster as dg
+
+    previous = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(home)
+    try:
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            yield instance
+    finally:
+        if previous is None:
+            os.environ.pop("DAGSTER_HOME", None)
+        else:
+            os.environ["DAGSTER_HOME"] = previous
+
+
 def _last_runs(settings: Settings, tenant: str) -> list[tuple[str, str, str, str]]:
     if not (settings.dagster_home / "dagster.yaml").exists():
         return []
     import dagster as dg
 
-    from pipelines.orchestrate import prepare_instance
-
-    prepare_instance(settings)
-    with dg.DagsterInstance.get() as instance:
+    with _existing_instance(settings.dagster_home) as instance:
         runs = instance.get_runs(
             filters=dg.RunsFilter(job_name="warehouse_build", tags={"dagster/partition": tenant}), limit=3)
         stats = {r.run_id: instance.get_run_stats(r.run_id) for r in runs}

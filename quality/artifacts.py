@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.reports.owner_files import safe_file_stem
+from pipelines.names import safe_file_stem
 from pipelines.warehouse.readonly import WarehouseUnavailable, connect_readonly
 from quality.engine import Outcome
 

@@ -55,3 +55,24 @@ def sample_warehouse(tmp_path_factory):
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+# `make test-fast` (pytest -m fast): the tier a developer runs on every change, under 60 s on two
+# cores: pure functions, SQL models on tiny fixtures, config. Modules listed here (or carrying
+# `pytestmark = pytest.mark.fast`) are in it; the end-to-end fixtures below never are.
+FAST_MODULES = {
+    "test_bench_reference", "test_config", "test_connector_parsing", "test_definitions",
+    "test_firewall_derived_fields", "test_firewall_finding_rules", "test_firewall_incremental",
+    "test_firewall_oracle", "test_firewall_real_rows", "test_lake", "test_quality_portal_csv",
+    "test_reliability_sql_and_storage", "test_staging_latest_state", "test_staging_real_alerts",
+    "test_tuning_beta", "test_tuning_kql", "test_tuning_recommendations",
+}
+SLOW_FIXTURES = {"sample_warehouse"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.module.__name__.rsplit(".", 1)[-1] in FAST_MODULES:
+            item.add_marker(pytest.mark.fast)
+        if item.get_closest_marker("fast") and SLOW_FIXTURES & set(item.fixturenames):
+            raise pytest.UsageError(f"{item.nodeid} is in the fast tier but uses {SLOW_FIXTURES & set(item.fixturenames)}")

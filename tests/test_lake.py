@@ -124,7 +124,7 @@ def test_a_partition_file_changed_after_its_manifest_fails_that_tenants_build_on
         lake.verify(bad)
     for tenant, fails in (("contoso", False), ("fabrikam", True)):
         shard = settings.for_tenant(tenant)
-        path = build.open_build(shard, "corrupt")
+        path = build.start_build(shard, "corrupt").path
         with duckdb.connect(str(path)) as con:
             if fails:
                 with pytest.raises(lake.CorruptPartition):

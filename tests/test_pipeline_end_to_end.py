@@ -106,7 +106,7 @@ def test_reader_holding_the_published_file_does_not_block_publish(sample_warehou
     reader = connect_readonly(settings.warehouse_path)
     try:
         seen_before = reader.execute("select count(*) from incidents").fetchone()[0]
-        path = build.open_build(settings, "reader-test")
+        path = build.start_build(settings, "reader-test").path
         with duckdb.connect(str(path)) as con:
             con.execute("delete from incidents where incident_number = (select min(incident_number) from incidents)")
         build.publish(settings, path, date(2026, 11, 8))
@@ -122,7 +122,7 @@ def test_reader_holding_the_published_file_does_not_block_publish(sample_warehou
 def test_failed_build_leaves_published_file_byte_identical(sample_warehouse, monkeypatch):
     settings = sample_warehouse.for_tenant("contoso")
     before = settings.warehouse_path.read_bytes()
-    path = build.open_build(settings, "doomed")
+    path = build.start_build(settings, "doomed").path
     with duckdb.connect(str(path)) as con:
         con.execute("delete from alerts")
 

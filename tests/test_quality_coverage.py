@@ -44,7 +44,7 @@ def test_every_check_upstream_of_the_publish_is_blocking(tmp_path):
 
 def test_published_file_check_fails_for_another_build_or_a_missing_table(tmp_path):
     settings = write_config(tmp_path).for_tenant("contoso")
-    path = build.open_build(settings, "run-a")
+    path = build.start_build(settings, "run-a").path
     with duckdb.connect(str(path)) as con:
         con.execute("CREATE TABLE fw_daily AS SELECT 1 AS x")
         built = {r[0]: None for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
@@ -78,7 +78,7 @@ def test_report_check_finds_missing_empty_and_scripted_files(tmp_path):
 
 def test_a_failing_error_check_on_a_model_table_stops_the_publish(tmp_path, monkeypatch):
     settings = write_config(tmp_path).for_tenant("contoso")
-    previous = build.open_build(settings, "previous")
+    previous = build.start_build(settings, "previous").path
     build.publish(settings, previous, DAY)
     before = hashlib.sha256(settings.warehouse_path.read_bytes()).hexdigest()
     extract_partition(settings, "contoso", "device_events", DAY,

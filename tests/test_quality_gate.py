@@ -27,7 +27,7 @@ def _digest(path) -> str:
 
 def _publish_staging_only(settings) -> None:
     """A previous warehouse, built without Dagster and without models."""
-    path = build.open_build(settings, "previous")
+    path = build.start_build(settings, "previous").path
     with duckdb.connect(str(path)) as con:
         build.sync_lake(con, settings)
     build.publish(settings, path, DAY)
@@ -73,7 +73,7 @@ def test_error_check_blocks_models_and_publish_and_keeps_the_warehouse_byte_for_
 def test_passing_checks_publish_with_their_results_and_a_footer(tmp_path):
     settings = write_config(tmp_path).for_tenant("contoso")
     extract_partition(settings, "contoso", "device_events", DAY, source=FakeSource({"device_events": table([event(i) for i in range(5)])}))
-    path = build.open_build(settings, "run-ok")
+    path = build.start_build(settings, "run-ok").path
     with duckdb.connect(str(path)) as con:
         changed = build.sync_lake(con, settings)
         outcomes = check_table(con, "device_events", changed, DAY, ["contoso"])
@@ -88,7 +88,7 @@ def test_passing_checks_publish_with_their_results_and_a_footer(tmp_path):
 def test_duplicate_keys_in_staging_fail_uniqueness_even_across_chunks(tmp_path):
     settings = write_config(tmp_path).for_tenant("contoso")
     extract_partition(settings, "contoso", "device_events", DAY, source=FakeSource({"device_events": table([event(i) for i in range(40)])}))
-    path = build.open_build(settings, "dupes")
+    path = build.start_build(settings, "dupes").path
     with duckdb.connect(str(path)) as con:
         changed = build.sync_lake(con, settings)
         con.execute("INSERT INTO device_events SELECT * FROM device_events WHERE report_id IN (1003, 1017)")

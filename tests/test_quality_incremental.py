@@ -23,7 +23,7 @@ def _extract_day(settings, offset: int) -> None:
 
 
 def _build_firewall(settings, run: str, as_of) -> tuple:
-    path = build.open_build(settings, run)
+    path = build.start_build(settings, run).path
     con = duckdb.connect(str(path))
     build.sync_lake(con, settings)
     changed = build.changed_since_publish(con, settings)
@@ -76,7 +76,7 @@ def test_alert_checks_cover_every_row_of_the_alerts_a_run_touched_and_only_those
         rows = [alert(i, TimeGenerated=T0 + timedelta(days=offset, minutes=i)) for i in ids]
         extract_partition(settings, "contoso", "security_alert", DAY + timedelta(days=offset),
                           source=FakeSource({"security_alert": table(rows)}))
-    path = build.open_build(settings, "alerts")
+    path = build.start_build(settings, "alerts").path
     with duckdb.connect(str(path)) as con:
         build.sync_lake(con, settings)
         day1 = [("security_alert", "contoso", DAY + timedelta(days=1))]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from pipelines.extract import extract_partition
 from quality import gate
-from quality.portal_csv import header_name, parse_locale_timestamp, read_portal_csv
 from tests.conftest import write_config
+from tests.portal_csv import header_name, parse_locale_timestamp, read_portal_csv
 from tests.quality_fixtures import FakeSource
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "msticnb"

@@ -30,7 +30,7 @@ def test_blocked_run_shows_in_status_as_blocked_with_the_failing_check(tmp_path,
     extract_partition(settings, "contoso", "device_events", DAY,
                       source=FakeSource({"device_events": table([event(i) for i in range(5)])}))
     # An earlier, good publish whose quality_results say nothing failed.
-    path = build.open_build(settings, "previous")
+    path = build.start_build(settings, "previous").path
     with duckdb.connect(str(path)) as con:
         build.sync_lake(con, settings)
     build.publish(settings, path, DAY)

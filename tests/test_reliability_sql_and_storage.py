@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from pipelines import cli
-from pipelines.warehouse import build
+from pipelines.warehouse import build, generations
 from tests.conftest import write_config
 
 
@@ -58,7 +58,7 @@ def test_sql_shell_answers_reads(published, capsys):
 def test_disk_full_at_publish_keeps_the_previous_warehouse(published, monkeypatch):
     _, settings = published
     before = settings.warehouse_path.read_bytes()
-    path = build.open_build(settings, "disk-full")
+    path = build.start_build(settings, "disk-full").path
     with duckdb.connect(str(path)) as con:
         con.execute("insert into incidents values (2)")
 
@@ -67,7 +67,7 @@ def test_disk_full_at_publish_keeps_the_previous_warehouse(published, monkeypatc
 
     fake_os = types.SimpleNamespace(**{k: getattr(os, k) for k in dir(os) if not k.startswith("__")})
     fake_os.replace = no_space
-    monkeypatch.setattr(build, "os", fake_os)
+    monkeypatch.setattr(generations, "os", fake_os)  # publish lives there
     with pytest.raises(OSError, match="No space left"):
         build.publish(settings, path, settings.start_date)
     assert settings.warehouse_path.read_bytes() == before

@@ -27,7 +27,7 @@ import pytest
 
 from bench.torture import fingerprint
 from models.runner import ModelContext
-from pipelines.warehouse import build
+from pipelines.warehouse import build, catchup, generations
 from pipelines.warehouse.readonly import connect_readonly
 from tests.reliability_support import NIGHT, tiny_config
 
@@ -128,7 +128,7 @@ def world(tmp_path_factory):
     saved = root / "saved"
     save(settings.home, saved)
     refs = {"N1": fingerprint(settings.warehouse_path)}
-    build._drop_standby(settings)
+    generations._drop_standby(settings)
     assert night_build(settings, N2, "n2").source == "copy"
     refs["N2"] = fingerprint(settings.warehouse_path)
     land(settings, N3)
@@ -162,7 +162,7 @@ def copy_then_standby(settings, night: date, saved: Path) -> None:
     be equal (run times aside), and the standby night must keep every log row of the generation it
     replaced. The home is left at the standby result."""
     save(settings.home, saved)
-    build._drop_standby(settings)
+    generations._drop_standby(settings)
     assert night_build(settings, night, f"night-{night}").source == "copy"
     from_copy = table_hashes(settings.warehouse_path, RUN_TIMES)
     restore(saved, settings.home)
@@ -368,7 +368,7 @@ def test_crash_between_publish_steps_leaves_a_whole_warehouse_and_the_next_night
     fake_os = types.SimpleNamespace(**{k: getattr(os, k) for k in dir(os) if not k.startswith("__")})
     fake_os.link, fake_os.replace = wrapped("link"), wrapped("replace")
     with monkeypatch.context() as patch:
-        patch.setattr(build, "os", fake_os)
+        patch.setattr(generations, "os", fake_os)  # publish lives there
         with pytest.raises(Killed):
             build.publish(home, start.path, N2)
     published = fingerprint(home.warehouse_path)
@@ -388,7 +388,7 @@ def test_a_failed_catch_up_leaves_the_published_file_alone_and_copies(home, monk
     def broken(con, table, rule):
         raise duckdb.IOException("disk trouble while catching up")
 
-    monkeypatch.setattr(build, "_replay_table", broken)
+    monkeypatch.setattr(catchup, "_replay_table", broken)
     start = build.start_build(home, "n2")
     assert start.source == "copy" and "disk trouble" in start.reason
     assert home.warehouse_path.read_bytes() == before
@@ -433,6 +433,6 @@ def test_dagster_nights_build_from_the_standby_pass_their_checks_and_equal_a_cop
         runs = con.execute("SELECT count(DISTINCT run_id) FROM quality_results").fetchone()[0]
     assert runs == 3  # every night's check results, the two missed by the standby included
     restore(before, settings.home)
-    build._drop_standby(settings)
+    generations._drop_standby(settings)
     assert night(N3) == "copy"
     assert table_hashes(settings.warehouse_path, ignore) == from_standby

@@ -31,6 +31,7 @@ def settings(home: Path, **overrides) -> Settings:
 class TuningFixture:
     def __init__(self, con: duckdb.DuckDBPyConnection | None = None):
         self.con = con or duckdb.connect()
+        run_sql_file(self.con, MODELS_DIR / "macros.sql")  # stable_mode
         run_sql_file(self.con, MODELS_DIR / "staging" / "00_tables.sql")
         self.con.execute(LATEST_STATE_DDL)
         self._alerts = 0

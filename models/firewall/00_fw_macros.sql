@@ -1,3 +1,7 @@
+-- model: fw_macros
+-- kind: macros
+-- description: Address, process-path and quoting helpers of the firewall models.
+--
 -- Scalar helpers of the firewall models (no grain: functions, persisted in the warehouse so that
 -- analysts' read-only connections can use them too).
 -- Why: address classes, process paths and the quoting of drafts must be computed the same way in

@@ -1,3 +1,10 @@
+-- model: fw_port_services
+-- kind: seed
+-- grain: one row per well-known port
+-- key: port
+-- catch_up: whole
+-- description: Well-known port → service name seed table used by the firewall models.
+--
 -- Seed: one row per well-known port. Why: findings and the report name services (rdp, smb, …)
 -- and public_inbound_exposure needs the list of management/sensitive ports in one place.
 CREATE OR REPLACE TABLE fw_port_services AS

@@ -1,3 +1,11 @@
+-- model: fw_events
+-- kind: incremental
+-- grain: one row per staged firewall event
+-- key: tenant, day, device_id, timestamp, report_id, action_type
+-- depends_on: device_events, fw_macros
+-- catch_up: event_days
+-- description: One row per firewall event with its derived direction, addresses, program, address class and service port.
+--
 -- fw_events: one row per staged firewall event (device_events row with a Firewall* ActionType) with
 -- the derived fields every firewall model groups by. Why: the derivations (address normalisation
 -- and class, folded program path, AdditionalFields fallbacks) are computed once per event, when its

@@ -1,3 +1,11 @@
+-- model: fw_daily
+-- kind: incremental
+-- grain: tenant × day × device × direction × action_type × process × service_port × protocol × remote_class
+-- key: tenant, day, device_id, direction, action_type, process, service_port, protocol, remote_class
+-- depends_on: fw_events, fw_port_services
+-- catch_up: event_days
+-- description: Daily rollup of blocked connections per device, direction, process, service port and remote class.
+--
 -- fw_daily: one row per tenant × day × device × direction × action_type × process (normalised path)
 -- × service_port × protocol × remote_class. Why: every baseline, finding and report chart reads this
 -- compact rollup instead of raw events; counts stay traceable to device_events through the sample

@@ -1,3 +1,11 @@
+-- model: fw_remote_daily
+-- kind: incremental
+-- grain: tenant × day × direction × remote address × remote_class
+-- key: tenant, day, direction, remote_ip, remote_class
+-- depends_on: fw_events
+-- catch_up: event_days
+-- description: Daily rollup per remote address: devices and events it was blocked on (scanner detection).
+--
 -- fw_remote_daily: one row per tenant × day × direction × remote address (non-empty) × remote_class.
 -- Why: "one address hitting many devices" needs distinct devices per address, which fw_daily
 -- aggregates away. INCREMENTAL on changed_partitions exactly like fw_daily.

@@ -1,3 +1,12 @@
+-- model: fw_baseline
+-- kind: window
+-- grain: tenant × scope × level × pattern key, for the run's as_of
+-- key: tenant, as_of, scope, level, device_id, direction, action_type, process, service_port, protocol, remote_class
+-- depends_on: fw_daily
+-- params: as_of, baseline_days, tenants
+-- catch_up: whole
+-- description: Trailing-window baseline per device and fleet: days seen, median, p95, MAD.
+--
 -- fw_baseline: one row per tenant × scope ('device' | 'fleet') × level × key, where level 'pattern'
 -- keys the full fw_daily pattern (direction, action_type, process, service_port, protocol, remote_class)
 -- and level 'direction' keys only the direction (a device's or the fleet's total per direction).

@@ -1,3 +1,10 @@
+-- model: public_inbound_exposure
+-- kind: finding_rule
+-- grain: tenant × device × sensitive local port
+-- depends_on: fw_recent, fw_port_services
+-- params: as_of, recent_days, exposure_min_days, exposure_min_sources
+-- description: Sensitive ports that public addresses reached and only the host firewall blocked.
+--
 -- public_inbound_exposure candidates: one per tenant × device × sensitive local port that public
 -- addresses reached (and the host firewall blocked) in the recent window. Why: the perimeter let
 -- the traffic through; only the host rule stands between the Internet and RDP/SMB/SSH/…

@@ -1,3 +1,10 @@
+-- model: app_blocked_inbound
+-- kind: finding_rule
+-- grain: tenant × application
+-- depends_on: fw_recent, fw_reporting
+-- params: as_of, recent_days, app_min_devices, app_min_share
+-- description: Applications whose inbound connections were blocked on many of the tenant's devices.
+--
 -- app_blocked_inbound candidates: one per tenant × application whose inbound connections were
 -- blocked (FirewallInboundConnectionToAppBlocked) on many devices in the recent window
 -- (≥ app_min_share of the tenant's reporting devices and ≥ app_min_devices). Why: a fleet-wide

@@ -1,3 +1,10 @@
+-- model: new_pattern
+-- kind: finding_rule
+-- grain: tenant × direction × process × service port
+-- depends_on: fw_daily, fw_recent, fw_windows
+-- params: as_of, baseline_days, recent_days, new_min_events, tenants
+-- description: Patterns seen in the recent window and never in the baseline days before it.
+--
 -- new_pattern candidates: one per tenant × direction × process × service port (local port inbound,
 -- remote port outbound) seen in the recent window and never in the baseline_days before it.
 -- Why: "what changed" is the question the Defender report cannot answer.
@@ -5,14 +12,9 @@
 -- ephemeral service ports (≥ 49152) are ignored (replies and dynamic RPC, not services);
 -- at least new_min_events events.
 INSERT INTO fw_candidates BY NAME
-WITH bounds AS (
-    SELECT
-        getvariable('as_of') - (getvariable('recent_days') - 1) AS recent_start,
-        getvariable('as_of') - (getvariable('recent_days') - 1) - getvariable('baseline_days') AS before_start
-),
-before AS (
+WITH before AS (
     SELECT d.*
-    FROM fw_daily d, bounds b
+    FROM fw_daily d, fw_windows b
     WHERE list_contains(getvariable('tenants'), d.tenant)
       AND d.day >= b.before_start AND d.day < b.recent_start
 ),
@@ -21,7 +23,7 @@ history AS (
 ),
 recent AS (
     SELECT d.*
-    FROM fw_daily d, bounds b
+    FROM fw_daily d, fw_windows b
     WHERE list_contains(getvariable('tenants'), d.tenant)
       AND d.day BETWEEN b.recent_start AND getvariable('as_of')
       AND d.direction IN ('inbound', 'outbound')

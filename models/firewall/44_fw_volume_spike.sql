@@ -1,3 +1,10 @@
+-- model: volume_spike
+-- kind: finding_rule
+-- grain: tenant × device × direction
+-- depends_on: fw_daily, fw_baseline, fw_recent
+-- params: as_of, baseline_days, spike_mad_floor, spike_min_events, spike_min_ratio, spike_min_z, tenants
+-- description: Devices whose as_of-day blocked count is far above their baseline.
+--
 -- volume_spike candidates: one per tenant × device × direction whose as_of-day count is far above
 -- its baseline (fw_baseline scope 'device', level 'direction'). Why: a device suddenly blocking many
 -- more connections is being scanned, is misconfigured or is misbehaving.

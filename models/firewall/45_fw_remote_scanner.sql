@@ -1,3 +1,10 @@
+-- model: remote_scanner
+-- kind: finding_rule
+-- grain: tenant × remote address × day of the recent window
+-- depends_on: fw_remote_daily, fw_windows
+-- params: as_of, baseline_days, recent_days, scanner_min_devices, tenants
+-- description: One remote address blocked inbound on many devices in a day: a sweep.
+--
 -- remote_scanner candidates: one per tenant × remote address × day of the recent window on which
 -- the address was blocked inbound on ≥ scanner_min_devices devices. Why: one source touching many
 -- devices is a sweep (external, or a compromised internal host moving laterally).
@@ -6,14 +13,9 @@
 -- baseline_days before the recent window (a busy NetBIOS/LLMNR peer that always reaches 8-14
 -- devices is steady chatter, not a sweep; an address never seen before has a previous max of 0).
 INSERT INTO fw_candidates BY NAME
-WITH bounds AS (
-    SELECT
-        getvariable('as_of') - (getvariable('recent_days') - 1) AS recent_start,
-        getvariable('as_of') - (getvariable('recent_days') - 1) - getvariable('baseline_days') AS before_start
-),
-hits AS (
+WITH hits AS (
     SELECT r.*
-    FROM fw_remote_daily r, bounds b
+    FROM fw_remote_daily r, fw_windows b
     WHERE list_contains(getvariable('tenants'), r.tenant)
       AND r.day BETWEEN b.recent_start AND getvariable('as_of')
       AND r.direction = 'inbound'
@@ -22,7 +24,7 @@ hits AS (
 ),
 familiar AS (
     SELECT r.tenant, r.remote_ip, max(r.devices) AS max_devices_before
-    FROM fw_remote_daily r, bounds b
+    FROM fw_remote_daily r, fw_windows b
     WHERE list_contains(getvariable('tenants'), r.tenant)
       AND r.day >= b.before_start AND r.day < b.recent_start
       AND r.direction = 'inbound'

@@ -1,17 +1,19 @@
+-- model: outbound_blocked_app
+-- kind: finding_rule
+-- grain: tenant × program
+-- depends_on: fw_daily, fw_recent, fw_windows
+-- params: as_of, baseline_days, recent_days, outbound_min_events, outbound_min_ratio, tenants
+-- description: Programs repeatedly blocked outbound to public addresses, more than before.
+--
 -- outbound_blocked_app candidates: one per tenant × program blocked outbound to public addresses at
 -- least outbound_min_events times in the recent window, at a daily rate ≥ outbound_min_ratio × its
 -- rate in the baseline_days before (0 before counts as new). Why: a program that keeps trying to
 -- reach the Internet and is denied is either misconfigured or beaconing; steady, known denials
 -- (the baseline) are not news.
 INSERT INTO fw_candidates BY NAME
-WITH bounds AS (
-    SELECT
-        getvariable('as_of') - (getvariable('recent_days') - 1) AS recent_start,
-        getvariable('as_of') - (getvariable('recent_days') - 1) - getvariable('baseline_days') AS before_start
-),
-outbound AS (
+WITH outbound AS (
     SELECT d.*, d.day >= b.recent_start AS is_recent
-    FROM fw_daily d, bounds b
+    FROM fw_daily d, fw_windows b
     WHERE list_contains(getvariable('tenants'), d.tenant)
       AND d.day BETWEEN b.before_start AND getvariable('as_of')
       AND d.direction = 'outbound'

@@ -1,3 +1,10 @@
+-- model: firewall_service_stopped
+-- kind: finding_rule
+-- grain: tenant × device
+-- depends_on: fw_recent
+-- params: as_of, recent_days
+-- description: Devices whose firewall service stopped in the recent window.
+--
 -- firewall_service_stopped candidates: one per tenant × device with any FirewallServiceStopped event
 -- in the recent window. Why: with the service stopped the device has no host firewall at all.
 INSERT INTO fw_candidates BY NAME

@@ -1,14 +1,16 @@
+-- model: audit_gap
+-- kind: finding_rule
+-- grain: tenant × device
+-- depends_on: fw_daily, fw_recent, fw_reporting, fw_windows
+-- params: as_of, baseline_days, recent_days, tenants
+-- description: Devices that reported firewall events before but none in the recent window.
+--
 -- audit_gap candidates: one per tenant × device that reported firewall events on ≥ 2 days earlier in
 -- the baseline window but none in the recent window, while other devices of the tenant did.
 -- Why: the firewall report is only as complete as the Filtering Platform failure auditing behind it;
 -- a silent device has usually lost its audit policy, not become quiet.
 INSERT INTO fw_candidates BY NAME
-WITH bounds AS (
-    SELECT
-        getvariable('as_of') - (getvariable('recent_days') - 1) AS recent_start,
-        getvariable('as_of') - getvariable('baseline_days') AS window_start
-),
-earlier AS (
+WITH earlier AS (
     SELECT d.tenant, d.device_id,
            arg_max(d.device_name, d.last_seen) AS device_name,
            count(DISTINCT d.day) AS days,
@@ -16,7 +18,7 @@ earlier AS (
            min(d.first_seen) AS first_seen,
            max(d.last_seen) AS last_seen,
            max(d.day) AS last_day
-    FROM fw_daily d, bounds b
+    FROM fw_daily d, fw_windows b
     WHERE list_contains(getvariable('tenants'), d.tenant)
       AND d.day >= b.window_start AND d.day < b.recent_start
     GROUP BY d.tenant, d.device_id
@@ -31,7 +33,7 @@ SELECT
     ['FirewallInboundConnectionBlocked', 'FirewallOutboundConnectionBlocked',
      'FirewallInboundConnectionToAppBlocked'] AS action_types,
     e.events, 1 AS devices, e.first_seen, e.last_seen,
-    (SELECT window_start FROM bounds) AS evidence_from,
+    (SELECT window_start FROM fw_windows) AS evidence_from,
     getvariable('as_of') AS evidence_to,
     printf('%s reported %d firewall events on %d days up to %s, then nothing for the last %d days while '
         || '%d other devices kept reporting.', coalesce(e.device_name, e.device_id), e.events, e.days,

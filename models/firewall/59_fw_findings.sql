@@ -1,3 +1,12 @@
+-- model: fw_findings
+-- kind: as_of
+-- grain: one row per finding per tenant and as_of
+-- key: tenant, as_of, finding_id
+-- depends_on: fw_candidates, fw_macros
+-- params: as_of, tenants
+-- catch_up: as_of
+-- description: Firewall hardening findings for the run's day, with drafts and hunting KQL.
+--
 -- fw_findings: one row per finding per tenant and as_of (history is kept: one set per nightly run).
 -- Why: the deliverable of the firewall models: what to look at, why, a rule draft and a hunting query
 -- that returns the evidence (Timestamp, DeviceId, ReportId) in Advanced Hunting.

@@ -1,6 +1,8 @@
 """Firewall hardening models: daily rollups, baselines, findings (Hunthouse issue 4).
 
-`build` runs the SQL files of this folder in name order. fw_events, fw_daily and fw_remote_daily
+`build` runs the SQL files of this folder in the registry's order (models/registry.py: each file's
+header declares its models and what they depend on; finding rules run between fw_candidates and
+fw_findings whatever their file names). fw_events, fw_daily and fw_remote_daily
 are incremental on the temp table `changed_partitions`; fw_baseline and fw_findings are recomputed
 for `ctx.as_of` from the rollups, so their cost follows the baseline window, not the history.
 
@@ -14,13 +16,19 @@ from __future__ import annotations
 
 import duckdb
 
+from models import registry
 from models.firewall.thresholds import FirewallThresholds
+from models.registry import Registry
 from models.runner import ModelContext, run_group
 
-TABLES = ["fw_port_services", "fw_events", "fw_daily", "fw_remote_daily", "fw_baseline", "fw_findings"]
+GROUP = "firewall"
+TABLES = [m.name for m in registry.default().tables(GROUP)]
 # 2: fw_events persisted (was a view); fw_daily and fw_baseline keyed on service_port, not both ports
 SCHEMA_VERSION = 2
-REBUILT_ON_UPGRADE = ("fw_events", "fw_daily", "fw_remote_daily", "fw_baseline")  # not fw_findings: history
+# the tables a layout change drops and rebuilds from every staged day: not the seed (replaced by every
+# run) and not fw_findings (as_of history: earlier nights' findings cannot be recomputed)
+REBUILT_KINDS = ("incremental", "window")
+REBUILT_ON_UPGRADE = tuple(m.name for m in registry.default().tables(GROUP) if m.kind in REBUILT_KINDS)
 
 
 def ensure_changed_partitions(con: duckdb.DuckDBPyConnection, ctx: ModelContext) -> None:
@@ -60,8 +68,10 @@ def upgrade_layout(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def build(con: duckdb.DuckDBPyConnection, ctx: ModelContext, thresholds: FirewallThresholds | None = None) -> dict[str, int]:
-    """Build the firewall tables for ctx.as_of; return row counts per table."""
+def build(con: duckdb.DuckDBPyConnection, ctx: ModelContext, thresholds: FirewallThresholds | None = None,
+          models: Registry | None = None) -> dict[str, int]:
+    """Build the firewall tables for ctx.as_of; return row counts per table. `models` replaces the
+    registry of this checkout (a test adds a finding rule kept in another folder)."""
     ensure_changed_partitions(con, ctx)
     upgrade_layout(con)
     params: dict[str, object] = {
@@ -70,7 +80,7 @@ def build(con: duckdb.DuckDBPyConnection, ctx: ModelContext, thresholds: Firewal
         "tenants": ctx.tenants,
         **(thresholds or FirewallThresholds()).params(),
     }
-    run_group(con, "firewall", params)
+    run_group(con, GROUP, params, models)
     # fetchall, not fetchone: DuckDB 2 refuses register() while a result is only partly fetched
     counts = con.execute(
         " union all ".join(f"select '{t}', count(*) from {t}" for t in TABLES)  # noqa: S608 (names from TABLES)

@@ -1,3 +1,8 @@
+-- model: staging_tables
+-- kind: ddl
+-- description: Creates the staging tables once (IF NOT EXISTS); the files below maintain them
+--   partition by partition; quarantine and load_log are written from Python (models/declared.py).
+--
 -- Staging tables of the warehouse: created once, then maintained partition by partition.
 -- Grain and keys: docs/architecture.md and docs/warehouse.md. Every table carries tenant, because
 -- MSSPs keep many tenants in one warehouse.
@@ -184,9 +189,3 @@ CREATE TABLE IF NOT EXISTS load_log (
     watermark TIMESTAMPTZ,
     dropped_columns VARCHAR[]
 );
-
--- The most frequent non-null value, ties to the smallest: mode() breaks ties arbitrarily, which
--- made two builds of the same data differ. Used by the firewall and tuning models.
-CREATE OR REPLACE MACRO stable_mode(x) AS (
-    list_sort(list_transform(map_entries(histogram(x)), lambda e: {'n': -(e.value::BIGINT), 'v': e.key}))[1]
-).v;

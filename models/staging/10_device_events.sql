@@ -1,3 +1,13 @@
+-- model: device_events
+-- kind: incremental
+-- grain: one row per firewall DeviceEvents event
+-- key: tenant, device_id, timestamp, report_id, action_type
+-- depends_on: raw:device_events, staging_tables
+-- stage_from: device_events
+-- params: tenant, day
+-- catch_up: event_days
+-- description: One row per firewall DeviceEvents event (tenant × device × time × ReportId × ActionType).
+--
 -- Stage one lake partition of DeviceEvents into device_events.
 -- Grain: one row per event, key (tenant, device_id, timestamp, report_id, action_type): ReportId is
 -- only a per-device repeating counter, so it identifies an event only together with device and time.

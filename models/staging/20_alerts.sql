@@ -1,3 +1,22 @@
+-- model: alerts
+-- kind: incremental
+-- grain: one row per alert, its latest version
+-- key: tenant, system_alert_id
+-- depends_on: raw:security_alert, staging_tables
+-- stage_from: security_alert
+-- params: tenant, day
+-- catch_up: alert_versions
+-- description: Latest row per SecurityAlert, with the analytic rule id and name parsed from ExtendedProperties.
+-- model: alert_entities
+-- kind: incremental
+-- grain: one row per resolved entity of an alert
+-- key: tenant, system_alert_id, day, entity_ordinal
+-- depends_on: raw:security_alert, staging_tables
+-- stage_from: security_alert
+-- params: tenant, day
+-- catch_up: alert_versions
+-- description: One row per entity of an alert after $ref resolution, with a normalised entity key.
+--
 -- Stage one lake partition of SecurityAlert into alerts and alert_entities.
 -- Grain: alerts one row per (tenant, system_alert_id), the latest version in this partition (the
 -- cross-day latest is kept by 90_latest_state.sql); alert_entities one row per resolved entity.

@@ -1,3 +1,13 @@
+-- model: incident_history
+-- kind: incremental
+-- grain: one row per incident version
+-- key: tenant, incident_number, last_modified_time
+-- depends_on: raw:security_incident, staging_tables
+-- stage_from: security_incident
+-- params: tenant, day
+-- catch_up: incident_days
+-- description: Every version of every SecurityIncident (one row per update).
+--
 -- Stage one lake partition of SecurityIncident into incident_history.
 -- Grain: one row per incident version, key (tenant, incident_number, last_modified_time).
 -- SecurityIncident appends a row on every create and update, so history is kept whole and the

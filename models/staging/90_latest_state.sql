@@ -1,3 +1,18 @@
+-- model: incidents
+-- kind: incremental
+-- grain: one row per incident, its latest version
+-- key: tenant, incident_number
+-- depends_on: incident_history, alerts, alert_entities
+-- catch_up: tenants
+-- description: Latest state per incident, classification normalised to true/benign/false positive.
+-- model: incident_alerts
+-- kind: incremental
+-- grain: one row per incident × alert of the latest incident state
+-- key: tenant, incident_number, system_alert_id
+-- depends_on: incidents
+-- catch_up: tenants
+-- description: Incident → alert bridge of the latest incident state.
+--
 -- Latest state across partitions, re-derived only for the alerts and incidents the run's staged
 -- partitions touched (temp tables restaged_alerts / restaged_incidents, created by
 -- pipelines/warehouse/staging.py and filled by 20_alerts.sql and 30_incident_history.sql), so a nightly run costs the new day's alerts, not the tenant's history.

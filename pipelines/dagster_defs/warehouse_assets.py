@@ -13,6 +13,7 @@ from datetime import date
 
 import dagster as dg
 
+from models import registry
 from models.runner import ModelContext, table_counts
 from pipelines.config import Settings
 from pipelines.dagster_defs.resources import HunthouseSettings
@@ -23,34 +24,16 @@ from pipelines.warehouse.connect import open_writer
 
 AS_OF_TAG = "hunthouse/as_of"
 PARTITION_TAG = "dagster/partition"
-STAGING_TABLES = {
-    "device_events": "One row per firewall DeviceEvents event (tenant × device × time × ReportId × ActionType).",
-    "alerts": "Latest row per SecurityAlert, with the analytic rule id and name parsed from ExtendedProperties.",
-    "alert_entities": "One row per entity of an alert after $ref resolution, with a normalised entity key.",
-    "incident_history": "Every version of every SecurityIncident (one row per update).",
-    "incidents": "Latest state per incident, classification normalised to true/benign/false positive.",
-    "incident_alerts": "Incident → alert bridge of the latest incident state.",
-    "quarantine": "Rows that could not be used, with the reason.",
-    "load_log": "One row per lake partition load: rows, query windows, splits, retries, watermark.",
-}
-FIREWALL_TABLES = {
-    "fw_port_services": "Well-known port → service name seed table used by the firewall models.",
-    "fw_events": "One row per firewall event with its derived direction, addresses, program, address class and service port.",
-    "fw_daily": "Daily rollup of blocked connections per device, direction, process, service port and remote class.",
-    "fw_remote_daily": "Daily rollup per remote address: devices and events it was blocked on (scanner detection).",
-    "fw_baseline": "Trailing-window baseline per device and fleet: days seen, median, p95, MAD.",
-    "fw_findings": "Firewall hardening findings for the run's day, with drafts and hunting KQL.",
-}
-TUNING_TABLES = {
-    "alert_labels": "Each alert with the label of its latest incident.",
-    "rule_noise": "Per analytic rule: volume, label mix, shrunk benign rate with 90% interval, hours wasted, rank.",
-    "rule_top_entities": "Top ten entities per analytic rule with their share and label mix.",
-    "tuning_exclusion_candidates": "Every judged exclusion candidate with its evidence and verdict.",
-    "tuning_recommendations": "Recommended exclusions (single entities and pairs) with evidence and KQL.",
-    "tuning_backtest": "Recommendations fitted without the last N days, replayed on them.",
-    "tuning_backtest_exclusions": "Effect of each backtested exclusion on the held-out days.",
-    "tuning_rule_priors": "The Beta prior fitted per tenant across rules (empirical Bayes).",
-}
+
+
+def _described(group: str) -> dict[str, str]:
+    """table -> description of a model group's published tables, from their headers (models/registry.py)."""
+    return {m.name: m.description for m in registry.default().tables(group)}
+
+
+STAGING_TABLES = _described("staging")
+FIREWALL_TABLES = _described("firewall")
+TUNING_TABLES = _described("tuning")
 WRITER = {"pool": "duckdb_writer", "owners": ["team:hunthouse"]}
 
 
@@ -185,8 +168,8 @@ def warehouse_assets(parts: dg.PartitionsDefinition) -> list[dg.AssetsDefinition
     """Staging, the model groups and the publish of one tenant's shard, partitioned by tenant."""
     return [
         _staging_asset(parts),
-        _model_asset("firewall", FIREWALL_TABLES, ["device_events"], _firewall_summary, parts),
-        _model_asset("tuning", TUNING_TABLES, ["alerts", "alert_entities", "incidents", "incident_alerts"],
-                     _tuning_summary, parts),
+        _model_asset("firewall", FIREWALL_TABLES, registry.default().external_deps("firewall"), _firewall_summary,
+                     parts),
+        _model_asset("tuning", TUNING_TABLES, registry.default().external_deps("tuning"), _tuning_summary, parts),
         _publish_asset(parts),
     ]

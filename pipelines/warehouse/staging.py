@@ -14,15 +14,17 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from models.runner import MODELS_DIR, run_sql_file, set_params
+from models import registry
+from models.registry import SHARED_MACROS
+from models.runner import run_sql_file, set_params
 from pipelines.warehouse.entities import flatten_entities
 
-STAGING = MODELS_DIR / "staging"
-STAGE_SQL = {
-    "device_events": STAGING / "10_device_events.sql",
-    "security_alert": STAGING / "20_alerts.sql",
-    "security_incident": STAGING / "30_incident_history.sql",
-}
+GROUP = "staging"
+# raw table -> the file that stages one of its partitions (its header's `stage_from:`)
+STAGE_SQL = registry.default().stage_files()
+# the DDL files, and the files run once after the partitions are staged (re-derive latest state)
+DDL_SQL = registry.default().files_of_kind(GROUP, "ddl")
+REFRESH_SQL = [f for f in registry.default().run_order(GROUP) if f not in DDL_SQL and f not in STAGE_SQL.values()]
 ENTITY_SCHEMA = pa.schema(
     [
         ("system_alert_id", pa.string()),
@@ -36,7 +38,10 @@ ENTITY_SCHEMA = pa.schema(
 
 
 def create_tables(con: duckdb.DuckDBPyConnection) -> None:
-    run_sql_file(con, STAGING / "00_tables.sql")
+    """The shared macros (models/macros.sql, run first), then the staging tables."""
+    run_sql_file(con, SHARED_MACROS)
+    for path in DDL_SQL:
+        run_sql_file(con, path)
 
 
 def flatten_alert_entities(alerts: pa.Table) -> tuple[pa.Table, list[tuple[str, str]]]:
@@ -103,4 +108,5 @@ def stage_raw(
 def refresh_latest_state(con: duckdb.DuckDBPyConnection) -> None:
     """Rebuild alerts' latest versions, incidents and incident_alerts for the keys staging touched."""
     _touch_log(con)
-    run_sql_file(con, STAGING / "90_latest_state.sql")
+    for path in REFRESH_SQL:
+        run_sql_file(con, path)

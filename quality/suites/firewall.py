@@ -7,6 +7,7 @@ validated by the run that built them. fw_baseline holds one baseline per tenant,
 
 from __future__ import annotations
 
+from models import registry
 from pipelines.sources.schemas import FIREWALL_ACTION_TYPES
 from quality.checks import Check, error, warn
 from quality.suites.common import E, not_null, unique
@@ -112,16 +113,31 @@ FW_BASELINE = [
 
 CHANGED_DEVICE_DAYS = changed_partition("'device_events'")
 
-FIREWALL_SUITES: dict[str, tuple[list[Check], Scope]] = {
-    "fw_port_services": (FW_PORT_SERVICES, Scope("SELECT * FROM fw_port_services", "all", ("port",))),
+
+
+def _scope(table: str, sample_keys: tuple[str, ...], columns: str = "*") -> Scope:
+    """The rows a run validates follow from the model's declaration (models/registry.py): an
+    incremental table the changed device_events days, a table keyed by as_of the tenant's rows of
+    the run's as_of, a seed all of it."""
+    model = registry.default().by_name[table]
+    if model.kind == "incremental" and model.catch_up == "event_days":
+        return Scope(f"SELECT {columns} FROM {table} WHERE {CHANGED_DEVICE_DAYS}", "changed", sample_keys)  # noqa: S608
+    if "as_of" in model.key:
+        return Scope(f"SELECT {columns} FROM {table} WHERE tenant = ? AND as_of = ?", "as_of", sample_keys)  # noqa: S608
+    if model.kind == "seed":
+        return Scope(f"SELECT {columns} FROM {table}", "all", sample_keys)  # noqa: S608
+    raise ValueError(f"no quality scope for {table} ({model.kind}, catch_up {model.catch_up})")
+
+
+SUITES: dict[str, tuple[list[Check], tuple[str, ...], str]] = {
+    "fw_port_services": (FW_PORT_SERVICES, ("port",), "*"),
     # only the columns the checks read: a night's fw_events is a day of events
-    "fw_events": (FW_EVENTS, Scope(
-        f"SELECT tenant, day, device_id, report_id, action_type, direction, remote_class, service_port "  # noqa: S608
-        f"FROM fw_events WHERE {CHANGED_DEVICE_DAYS}", "changed", ("tenant", "day", "device_id", "report_id"))),
-    "fw_daily": (FW_DAILY, Scope(f"SELECT * FROM fw_daily WHERE {CHANGED_DEVICE_DAYS}",  # noqa: S608 (constant)
-                                 "changed", ("tenant", "day", "device_id", "process"))),
-    "fw_remote_daily": (FW_REMOTE_DAILY, Scope(f"SELECT * FROM fw_remote_daily WHERE {CHANGED_DEVICE_DAYS}",  # noqa: S608
-                                               "changed", ("tenant", "day", "remote_ip"))),
-    "fw_baseline": (FW_BASELINE, Scope("SELECT * FROM fw_baseline WHERE tenant = ? AND as_of = ?", "as_of",
-                                       ("device_id", "process", "service_port"))),
+    "fw_events": (FW_EVENTS, ("tenant", "day", "device_id", "report_id"),
+                  "tenant, day, device_id, report_id, action_type, direction, remote_class, service_port"),
+    "fw_daily": (FW_DAILY, ("tenant", "day", "device_id", "process"), "*"),
+    "fw_remote_daily": (FW_REMOTE_DAILY, ("tenant", "day", "remote_ip"), "*"),
+    "fw_baseline": (FW_BASELINE, ("device_id", "process", "service_port"), "*"),
+}
+FIREWALL_SUITES: dict[str, tuple[list[Check], Scope]] = {
+    table: (checks, _scope(table, keys, columns)) for table, (checks, keys, columns) in SUITES.items()
 }

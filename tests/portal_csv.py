@@ -1,4 +1,5 @@
-"""Read a Defender / Sentinel portal CSV export onto the raw schema.
+"""Read a Defender / Sentinel portal CSV export onto the raw schema (a test helper: the tests compare
+recorded portal exports with the API contract; nothing in the pipeline reads portal CSVs).
 
 Portal exports differ from the APIs: a UTF-8 BOM, headers with a unit suffix ("TimeGenerated [UTC]"),
 some portal names ("Computer" for DeviceName) and US-locale timestamps ("4/19/2022, 9:57:02.487 PM").

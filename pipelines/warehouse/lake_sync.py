@@ -1,0 +1,110 @@
+"""Load the lake partitions whose manifests changed into the build file's staging tables."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.config import Settings
+from pipelines.lake import Manifest, list_manifests, verify
+from pipelines.warehouse import staging
+from pipelines.warehouse.transaction import transaction
+
+Progress = Callable[[str], None]
+
+
+def _latest_loaded(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str, str], str]:
+    rows = con.execute(
+        """
+        SELECT tbl, tenant, day::VARCHAR, sha256 FROM load_log
+        QUALIFY row_number() OVER (PARTITION BY tbl, tenant, day ORDER BY loaded_at DESC) = 1
+        """
+    ).fetchall()
+    return {(t, n, d): sha for t, n, d, sha in rows}
+
+
+def changed_manifests(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[Manifest]:
+    tenants = {t.name for t in settings.tenants}
+    loaded = _latest_loaded(con)
+    return [
+        m
+        for m in list_manifests(settings.lake_root)
+        if m.tenant in tenants and loaded.get((m.table, m.tenant, m.day)) != m.sha256
+    ]
+
+
+def _log_load(con: duckdb.DuckDBPyConnection, m: Manifest, now: datetime) -> None:
+    s = m.stats or {}
+    con.execute(
+        "INSERT INTO load_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            m.table, m.tenant, date.fromisoformat(m.day), m.rows, m.quarantined, m.sha256, m.file,
+            datetime.fromisoformat(m.written_at), now, s.get("source_kind"), s.get("query_windows"),
+            s.get("splits"), s.get("retries"), s.get("duration_s"),
+            datetime.fromisoformat(s["watermark"]) if s.get("watermark") else None,
+            s.get("dropped_columns") or [],
+        ],
+    )
+
+
+def _record_quarantine(con, table: str, tenant: str, day: date, records: list[dict], now: datetime) -> None:
+    con.execute("DELETE FROM quarantine WHERE tbl = ? AND tenant = ? AND day = ?", [table, tenant, day])
+    if records:
+        con.executemany(
+            "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?)",
+            [[table, tenant, day, r["reason"], r["row_json"], now] for r in records],
+        )
+
+
+def sync_lake(con: duckdb.DuckDBPyConnection, settings: Settings, progress: Progress | None = None) -> list[tuple[str, str, date]]:
+    """Load every changed lake partition into staging, in one transaction. Returns what changed."""
+    changed = changed_manifests(con, settings)
+    now = datetime.now(UTC)
+    with transaction(con):
+        for i, m in enumerate(changed, 1):
+            day = date.fromisoformat(m.day)
+            verify(m)  # a damaged or replaced file fails this tenant's build, never loads silently
+            records = staging.stage_raw(con, m.table, m.tenant, day, m.file)
+            if m.quarantine_file:
+                q = pq.read_table(m.quarantine_file).to_pylist()
+                records = q + records
+            _record_quarantine(con, m.table, m.tenant, day, records, now)
+            _log_load(con, m, now)
+            if progress and (i % 25 == 0 or i == len(changed)):
+                progress(f"staged {i}/{len(changed)} partitions")
+        rows = [(m.table, m.tenant, date.fromisoformat(m.day)) for m in changed]
+        register_changed(con, rows)
+        staging.refresh_latest_state(con)
+    return rows
+
+
+def register_changed(con: duckdb.DuckDBPyConnection, rows: list[tuple[str, str, date]]) -> None:
+    """(Re)create the temp table changed_partitions(tbl, tenant, day) that incremental models read."""
+    tbl = pa.table(
+        {
+            "tbl": pa.array([r[0] for r in rows], pa.string()),
+            "tenant": pa.array([r[1] for r in rows], pa.string()),
+            "day": pa.array([r[2] for r in rows], pa.date32()),
+        }
+    )
+    con.register("changed_input", tbl)
+    con.execute("CREATE OR REPLACE TEMP TABLE changed_partitions AS SELECT * FROM changed_input")
+    con.unregister("changed_input")
+
+
+def changed_since_publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[tuple[str, str, date]]:
+    """Partitions loaded into this build file after the published copy was taken."""
+    published_at = con.execute("SELECT max(published_at) FROM publish_log").fetchone()[0] if _has_table(con, "publish_log") else None
+    rows = con.execute(
+        "SELECT DISTINCT tbl, tenant, day FROM load_log WHERE ? IS NULL OR loaded_at > ?",
+        [published_at, published_at],
+    ).fetchall()
+    return [(t, n, d) for t, n, d in rows]
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchone()[0])
