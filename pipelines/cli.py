@@ -252,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hunthouse: interrupted; the published warehouse is unchanged", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `hunthouse status | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

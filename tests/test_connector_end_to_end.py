@@ -16,15 +16,17 @@ pytest_plugins = ["tests.fakes.fixtures"]  # the `fake` fixture
 TABLES = ("device_events", "security_alert", "security_incident")
 
 
-def write_config(tmp_path, url: str):
+def write_config(tmp_path, url: str, *, names=("contoso-sentinel", "contoso-defender"), start=DAY, lookback: int = 0):
+    """A Sentinel and a Defender tenant (named `names`) pointed at the fake services."""
+    sentinel, defender = names
     text = f"""
 [hunthouse]
 home = "{tmp_path / 'home'}"
-start_date = {DAY.isoformat()}
-lookback_days = 0
+start_date = {start.isoformat()}
+lookback_days = {lookback}
 
 [[tenant]]
-name = "contoso-sentinel"
+name = "{sentinel}"
 kind = "sentinel"
 tenant_id = "{TENANT_ID}"
 client_id = "{CLIENT_ID}"
@@ -34,7 +36,7 @@ authority_host = "{url}"
 log_analytics_endpoint = "{url}"
 
 [[tenant]]
-name = "contoso-defender"
+name = "{defender}"
 kind = "defender"
 tenant_id = "{TENANT_ID}"
 client_id = "{CLIENT_ID}"

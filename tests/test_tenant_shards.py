@@ -22,42 +22,11 @@ from pipelines.health import health
 from pipelines.warehouse.hub import connect_warehouse
 from pipelines.warehouse.readonly import connect_readonly
 from tests.fakes.dataset import DAY, DAY_END, DAY_START, expected_device_events
-from tests.fakes.fixtures import CLIENT_ID, SECRET_ENV, TENANT_ID, WORKSPACE_ID
+from tests.test_connector_end_to_end import write_config
 
 pytest_plugins = ["tests.fakes.fixtures"]  # the `fake` fixture
 FIRST, NEXT = DAY, DAY + timedelta(days=1)
 STOPPED_AT = DAY_START + timedelta(hours=12, minutes=30)
-
-
-def write_config(tmp_path, url: str):
-    text = f"""
-[hunthouse]
-home = "{tmp_path / 'home'}"
-start_date = {FIRST.isoformat()}
-lookback_days = 1
-
-[[tenant]]
-name = "alpha"
-kind = "sentinel"
-tenant_id = "{TENANT_ID}"
-client_id = "{CLIENT_ID}"
-client_secret_env = "{SECRET_ENV}"
-workspace_id = "{WORKSPACE_ID}"
-authority_host = "{url}"
-log_analytics_endpoint = "{url}"
-
-[[tenant]]
-name = "bravo"
-kind = "defender"
-tenant_id = "{TENANT_ID}"
-client_id = "{CLIENT_ID}"
-client_secret_env = "{SECRET_ENV}"
-authority_host = "{url}"
-graph_endpoint = "{url}"
-"""
-    path = tmp_path / "hunthouse.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def service_stopped_row(data) -> dict:
@@ -84,7 +53,7 @@ def story(fake, tmp_path, monkeypatch):
     monkeypatch.delenv("HUNTHOUSE_CONFIG", raising=False)
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     fake.data.device_events.append(service_stopped_row(fake.data))
-    yield fake, write_config(tmp_path, fake.url)
+    yield fake, write_config(tmp_path, fake.url, names=("alpha", "bravo"), start=FIRST, lookback=1)
     fake.data.device_events.pop()
 
 
