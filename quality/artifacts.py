@@ -22,8 +22,9 @@ from quality.engine import Outcome
 # any opening script tag, whatever its case, is data that bypassed escaping.
 SCRIPT_TAG = re.compile(rb"<\s*script", re.IGNORECASE)
 SHOWN = 5  # file names listed in an observed value
-# Tables of the published file that are logs of the runs, not assets.
-RUN_LOG_TABLES = {"publish_log", "quality_results"}
+# Tables of the published file that are logs of the runs or bookkeeping of the build (the layout
+# version of the incremental tables), not assets: without model_versions here every night warned.
+RUN_LOG_TABLES = {"publish_log", "quality_results", "model_versions"}
 
 
 def _outcome(asset: str, label: str, ok: bool, observed: str, why: str, partition: str = "") -> Outcome:
