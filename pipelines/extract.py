@@ -20,8 +20,8 @@ from pipelines.lake import Manifest, write_partition
 from pipelines.sources.base import FetchStats, Source, Window, day_window
 from pipelines.sources.contract import RAW_CONTRACT, key_reason
 from pipelines.sources.factory import make_source
+from pipelines.sources.row_rules import conform_or_quarantine, screen_rows, source_columns
 from pipelines.sources.schemas import WINDOW_COLUMN
-from quality.row_rules import conform_or_quarantine, screen_rows, source_columns
 
 QUARANTINE_SCHEMA = pa.schema([("reason", pa.string()), ("row_json", pa.string())])
 
@@ -81,7 +81,7 @@ def extract_partition(
             batches += 1
             # the service's own columns: conformed sources report them, others are read off the batch
             seen_columns.update(source_columns(batch, table) if stats.source_columns is None else stats.source_columns)
-            # quality/row_rules.py, from the row contract: values that do not fit their type, values
+            # pipelines/sources/row_rules.py, from the row contract: values that do not fit their type, values
             # out of range, future timestamps and malformed JSON are quarantined with a reason
             # instead of failing the load; blank JSON becomes NULL.
             conformed, extra, untyped = conform_or_quarantine(batch, table)

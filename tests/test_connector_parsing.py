@@ -24,8 +24,8 @@ from pipelines.sources.arrow_rows import (
     table_from_typed_rows,
 )
 from pipelines.sources.errors import Retryable, SplitNeeded
+from pipelines.sources.row_rules import _malformed_json, _malformed_json_mask, conform_or_quarantine
 from pipelines.sources.schemas import TS
-from quality.row_rules import _malformed_json, _malformed_json_mask, conform_or_quarantine
 from tests.realdata import real
 
 # -- the per-value parser as it was (oracle) ------------------------------------------------------

@@ -9,8 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.extract import QuarantineThresholdExceeded, extract_partition
+from pipelines.sources.row_rules import screen_rows
 from quality import gate
-from quality.row_rules import screen_rows
 from tests.conftest import write_config
 from tests.quality_fixtures import DAY, T0, FakeSource, alert, event, incident, table
 

@@ -5,7 +5,7 @@ empty or whitespace-only string means, whether it is JSON text and what a malfor
 the row, its allowed range and its known values. Both layers are derived from it, so they cannot
 disagree about a row:
 
-- the extract row rules (quality/row_rules.py and `split_bad_rows` in pipelines/extract.py):
+- the extract row rules (pipelines/sources/row_rules.py and `split_bad_rows` in pipelines/extract.py):
   bad rows are quarantined with the reason of the rule they broke, blank JSON becomes NULL;
 - the raw GX suites (quality/suites/raw.py): every quarantining rule is re-asserted as an ERROR
   expectation on the committed partition, every keep-and-warn rule as a WARN expectation.
