@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from models.firewall.thresholds import FirewallThresholds
 from pipelines.config import Settings
 from pipelines.reports.files import write_atomic
 from pipelines.reports.html import bar_chart, code_block, daily_chart, esc, kpis, page, para, section, table
@@ -99,11 +100,12 @@ def _traffic_sections(con, params: dict[str, object], days: list[date]) -> list[
 
 
 def _deviation_section(con, params: dict[str, object]) -> str:
-    rows = _query(con, "firewall_deviations", params)
+    floor = FirewallThresholds().spike_mad_floor
+    rows = _query(con, "firewall_deviations", {**params, "mad_floor": floor})
     return section(
         "Baseline deviations (as_of day vs the device's baseline)",
-        para("Robust z = (today − median) / (1.4826 · max(MAD, 1, 0.1 · median)); the baseline window ends "
-             "the day before the report date.", "muted"),
+        para(f"Robust z = (today − median) / (1.4826 · max(MAD, {floor:g}, 0.1 · median)), as the volume-spike "
+             "finding computes it; the baseline window ends the day before the report date.", "muted"),
         table(["device", "direction", "today", "median", "p95", "MAD", "days seen", "window days", "robust z"],
               [(r["device"], r["direction"], r["events_today"], r["median"], r["p95"], r["mad"], r["days_seen"],
                 r["window_days"], r["robust_z"]) for r in rows]),
