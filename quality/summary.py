@@ -9,7 +9,7 @@ import duckdb
 
 def footer_summary(con: duckdb.DuckDBPyConnection) -> str:
     """E.g. 'Data quality (run 1a2b3c4d, 2026-11-08 02:14 UTC): 212 checks, 0 errors, 2 warnings: ...'."""
-    present = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'quality_results'").fetchone()[0]
+    present = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'quality_results'").fetchall()[0][0]
     if not present:
         return "Data quality: no checks recorded in this warehouse."
     row = con.execute(

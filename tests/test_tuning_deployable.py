@@ -167,6 +167,8 @@ def test_owner_report_links_every_deployable_form(sample_warehouse):
     day = sample_warehouse.reports_dir
     pages = [p for p in day.rglob("owners/*/*.html")]
     assert pages
+    for report in [*pages, *day.rglob("firewall/*.html")]:  # and says how the checks of its data went
+        assert "Data quality (run " in report.read_text(encoding="utf-8"), report
     linked = 0
     for page in pages:
         text = page.read_text(encoding="utf-8")

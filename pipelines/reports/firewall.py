@@ -18,6 +18,7 @@ from models.firewall.thresholds import FirewallThresholds
 from pipelines.config import Settings
 from pipelines.reports.files import write_atomic
 from pipelines.reports.html import bar_chart, code_block, daily_chart, esc, kpis, page, para, section, table
+from quality.summary import footer_summary
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 REPORT_DAYS = 30  # the Defender firewall report's horizon
@@ -155,7 +156,7 @@ def render_firewall_report(con: duckdb.DuckDBPyConnection, tenant: str, as_of: d
         [head, _findings_section(con, {"tenant": tenant, "as_of": as_of}),
          _deviation_section(con, {"tenant": tenant, "as_of": as_of}), *_traffic_sections(con, params, days)],
         footer=esc("Hunthouse · numbers come from fw_daily, fw_remote_daily, fw_baseline and fw_findings; "
-                   "every finding's hunting query returns its evidence rows."),
+                   "every finding's hunting query returns its evidence rows. " + footer_summary(con)),
         banner=banner,
     )
 

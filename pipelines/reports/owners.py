@@ -22,6 +22,7 @@ from pipelines.reports import deployable
 from pipelines.reports.files import write_atomic
 from pipelines.reports.owner_files import csv_text, safe_file_stem
 from pipelines.reports.owner_page import render_owner_page
+from quality.summary import footer_summary
 
 RECOMMENDATION_COLUMNS = (
     "tenant", "rule_id", "rule_name", "owner", "exclusion_kind", "entity_type", "entity_value", "entity_key",
@@ -116,6 +117,7 @@ def write_owner_reports(con: duckdb.DuckDBPyConnection, settings: Settings, as_o
     findings = _index(data["findings"], "tenant", "rule_id")
     out_dir = settings.reports_dir / (night or as_of).isoformat() / "owners" / settings.shard_name
     written: list[Path] = []
+    quality_note = footer_summary(con)
     for owner in sorted(by_owner):
         rules = by_owner[owner]
         owner_recs = [rec for r in rules for rec in recs.get((r["tenant"], r["rule_id"]), [])]
@@ -129,7 +131,7 @@ def write_owner_reports(con: duckdb.DuckDBPyConnection, settings: Settings, as_o
                         "Defender XDR alert tuning conditions": f"defender-tuning-{stem}.json"}
         html = render_owner_page(
             owner, as_of, rules, recs, entities, backtest, daily, settings.backtest_days, findings, banner=banner,
-            deploy=(deploy_files, deployable.rule_clauses(owner_recs)),
+            deploy=(deploy_files, deployable.rule_clauses(owner_recs)), quality_note=quality_note,
         )
         written.append(write_atomic(out_dir / f"{stem}.html", html))
         written.append(write_atomic(

@@ -85,11 +85,6 @@ def device_day_batches(world: World, index: int, max_rows: int = 250_000) -> Ite
         yield _arrow_batch(world, {k: v[offset : offset + max_rows] for k, v in rows.items()})
 
 
-def generate_device_day(world: World, index: int) -> pa.Table:
-    """The whole day as one table (tests and small scales)."""
-    return pa.concat_tables(device_day_batches(world, index))
-
-
 def _arrow_batch(world: World, r: dict[str, np.ndarray]) -> pa.Table:
     n = len(r["ts"])
     dev, proc, action, cols = r["dev"], r["proc"], r["action"], r

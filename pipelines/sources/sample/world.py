@@ -94,9 +94,6 @@ class World:
     def day(self, index: int) -> date:
         return self.start + timedelta(days=index)
 
-    def index_of(self, day: date) -> int:
-        return (day - self.start).days
-
     def day_us(self, index: int) -> int:
         return day_start_us(self.day(index))
 
