@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from pipelines import health
 from pipelines.config import Settings
+from pipelines.warehouse.load_log import LATEST_LOADS
 from pipelines.warehouse.readonly import WarehouseUnavailable, connect_readonly
 from quality.latest_run import load_latest
 
@@ -52,14 +53,8 @@ def _shard(settings: Settings) -> dict:
 
 def _load_facts(con) -> tuple:
     """First and last day loaded, and rows quarantined, over each partition's latest load."""
-    return con.execute(
-        """
-        WITH latest AS (
-            SELECT * FROM load_log
-            QUALIFY row_number() OVER (PARTITION BY tbl, tenant, day ORDER BY loaded_at DESC) = 1
-        )
-        SELECT min(day), max(day), coalesce(sum(quarantined), 0) FROM latest
-        """).fetchone()
+    sql = f"SELECT min(day), max(day), coalesce(sum(quarantined), 0) FROM ({LATEST_LOADS})"  # noqa: S608 - fixed fragment
+    return con.execute(sql).fetchall()[0]
 
 
 def _checks(settings: Settings, published_build: str | None) -> dict | None:

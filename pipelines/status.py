@@ -13,6 +13,7 @@ from models import registry
 from pipelines import health
 from pipelines.config import Settings
 from pipelines.warehouse.hub import connect_warehouse
+from pipelines.warehouse.load_log import LATEST_LOADS
 from pipelines.warehouse.readonly import WarehouseUnavailable, connect_readonly
 from quality.latest_run import latest_path, load_latest
 
@@ -215,16 +216,9 @@ def print_status(settings: Settings, say: Callable[[str], None]) -> None:
         say(f"Published shards: {settings.warehouse_dir} (plain duckdb: duckdb -init "
             f"{settings.warehouse_dir / 'attach.sql'})")
         say("Partitions loaded (tenant, table: days, first → last, rows, quarantined, last watermark):")
-        for row in con.execute(
-            """
-            WITH latest AS (
-                SELECT * FROM load_log
-                QUALIFY row_number() OVER (PARTITION BY tbl, tenant, day ORDER BY loaded_at DESC) = 1
-            )
-            SELECT tenant, tbl, count(*), min(day), max(day), sum(rows), sum(quarantined), max(watermark)
-            FROM latest GROUP BY ALL ORDER BY tenant, tbl
-            """
-        ).fetchall():
+        partitions = (f"SELECT tenant, tbl, count(*), min(day), max(day), sum(rows), sum(quarantined), "  # noqa: S608
+                      f"max(watermark) FROM ({LATEST_LOADS}) GROUP BY ALL ORDER BY tenant, tbl")
+        for row in con.execute(partitions).fetchall():
             tenant, tbl, days, first, last, rows, bad, wm = row
             say(f"  {tenant:<12} {tbl:<18} {days:>4} days  {first} → {last}  {rows:>10,} rows  {bad:>5} quarantined  watermark {wm}")
         if "quality_results" in present:

@@ -17,6 +17,7 @@ from pipelines.lake import list_manifests, partition_dir, read_manifest
 from pipelines.sources.base import day_window
 from pipelines.sources.contract import CLOCK_SKEW
 from pipelines.warehouse.connect import connect
+from pipelines.warehouse.load_log import LATEST_LOADS, has_table
 from quality.engine import Outcome, bucketed_chunks, quote_identifier, referenced_columns, validate_tables
 from quality.results import load_partition_results, save_partition_results
 from quality.suites.firewall import FIREWALL_SUITES
@@ -96,8 +97,7 @@ def raw_results_for_build(con: duckdb.DuckDBPyConnection, settings: Settings, ch
     the loaded file, else validated now (e.g. a lake written outside Dagster)."""
     loaded = dict(
         ((t, n, d), sha) for t, n, d, sha in con.execute(
-            """SELECT tbl, tenant, day, sha256 FROM load_log
-               QUALIFY row_number() OVER (PARTITION BY tbl, tenant, day ORDER BY loaded_at DESC) = 1"""
+            f"SELECT tbl, tenant, day, sha256 FROM ({LATEST_LOADS})"  # noqa: S608 - a fixed fragment
         ).fetchall()
     )
     outcomes: list[Outcome] = []
@@ -117,8 +117,6 @@ def changed_label(changed) -> str:
     return partition_label(tenants, f"{days[0]}..{days[-1]} ({len(days)} days)")
 
 
-def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchone()[0])
 
 
 def _projected(con: duckdb.DuckDBPyConnection, table: str, sql: str, wanted: list[str]) -> str:
@@ -134,7 +132,7 @@ def _projected(con: duckdb.DuckDBPyConnection, table: str, sql: str, wanted: lis
 def check_table(con: duckdb.DuckDBPyConnection, asset: str, changed, as_of: date, tenants: list[str]) -> list[Outcome]:
     """Validate what this run changed in one staging or model table of the build file."""
     suite, scope = TABLE_SUITES[asset]
-    if not _has_table(con, asset):
+    if not has_table(con, asset):
         return [Outcome(asset, "", "table exists", "ERROR", False, "missing from the build file", None,
                         "the asset was materialised, so its table must exist")]
     if scope.by == "tenant_day":

@@ -22,6 +22,7 @@ from pipelines.reports import deployable
 from pipelines.reports.files import write_atomic
 from pipelines.reports.owner_files import csv_text, safe_file_stem
 from pipelines.reports.owner_page import render_owner_page
+from pipelines.warehouse.load_log import has_table
 from quality.summary import footer_summary
 
 RECOMMENDATION_COLUMNS = (
@@ -39,8 +40,6 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) 
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
-def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchall()[0][0])
 
 
 def _jsonable(row: dict) -> dict:
@@ -98,7 +97,7 @@ def write_owner_reports(con: duckdb.DuckDBPyConnection, settings: Settings, as_o
                         night: date | None = None, banner: str = "") -> list[Path]:
     """Write every owner's HTML, CSV, JSON and watchlist CSV of the data as of `as_of` under the
     folder of `night` (default: as_of); return the paths written."""
-    if not _has_table(con, "rule_noise"):
+    if not has_table(con, "rule_noise"):
         return []
     data = _load(con)
     by_owner: dict[str, list[dict]] = defaultdict(list)

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 from pipelines.config import Settings
 from pipelines.lake import Manifest, list_manifests, verify
 from pipelines.warehouse import staging
+from pipelines.warehouse.load_log import LATEST_LOADS, has_table
 from pipelines.warehouse.transaction import transaction
 
 Progress = Callable[[str], None]
@@ -19,10 +20,7 @@ Progress = Callable[[str], None]
 
 def _latest_loaded(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str, str], str]:
     rows = con.execute(
-        """
-        SELECT tbl, tenant, day::VARCHAR, sha256 FROM load_log
-        QUALIFY row_number() OVER (PARTITION BY tbl, tenant, day ORDER BY loaded_at DESC) = 1
-        """
+        f"SELECT tbl, tenant, day::VARCHAR, sha256 FROM ({LATEST_LOADS})"  # noqa: S608 - a fixed fragment
     ).fetchall()
     return {(t, n, d): sha for t, n, d, sha in rows}
 
@@ -98,7 +96,7 @@ def register_changed(con: duckdb.DuckDBPyConnection, rows: list[tuple[str, str, 
 
 def changed_since_publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[tuple[str, str, date]]:
     """Partitions loaded into this build file after the published copy was taken."""
-    published_at = con.execute("SELECT max(published_at) FROM publish_log").fetchone()[0] if _has_table(con, "publish_log") else None
+    published_at = con.execute("SELECT max(published_at) FROM publish_log").fetchone()[0] if has_table(con, "publish_log") else None
     rows = con.execute(
         "SELECT DISTINCT tbl, tenant, day FROM load_log WHERE ? IS NULL OR loaded_at > ?",
         [published_at, published_at],
@@ -106,5 +104,3 @@ def changed_since_publish(con: duckdb.DuckDBPyConnection, settings: Settings) ->
     return [(t, n, d) for t, n, d in rows]
 
 
-def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchone()[0])
