@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import config
+from pipelines import cli, config
 
 BASE = """
 [hunthouse]
@@ -135,3 +135,192 @@ def test_tuning_guard_settings_reach_the_settings(tmp_path):
                               'tier0_hosts = ["SRV-DC*"]\n[tuning.never_exclude]\naccount = ["*\\\\BreakGlass*"]')
     assert (s.max_removed_share, s.automation_labels, s.tier0_hosts) == (0.4, True, ("srv-dc*",))
     assert s.never_exclude == (("account", "*\\breakglass*"),)
+
+
+def mistakes(tmp_path, text: str) -> list[str]:
+    """The lines a file's mistakes are reported as, without the file name that starts each."""
+    with pytest.raises(config.ConfigError) as caught:
+        load(tmp_path, text)
+    prefix = f"{tmp_path / 'hunthouse.toml'}: "
+    assert all(line.startswith(prefix) for line in caught.value.lines)
+    assert str(caught.value) == "\n".join(caught.value.lines)
+    return [line.removeprefix(prefix) for line in caught.value.lines]
+
+
+SENTINEL = f"""
+[[tenant]]
+name = "acme"
+kind = "sentinel"
+tenant_id = "{GUID}"
+client_id = "{GUID}"
+client_secret_env = "ACME_SECRET"
+"""
+
+
+def test_a_misspelt_key_is_named_with_the_closest_known_one(tmp_path):
+    assert mistakes(tmp_path, BASE + SENTINEL + f'worksapce_id = "{GUID}"') == [
+        "[[tenant]] 'acme' unknown setting 'worksapce_id' (did you mean 'workspace_id'?)",
+    ]  # one mistake, one line: the required workspace_id it was meant to be is not reported missing too
+    assert mistakes(tmp_path, BASE + "[tuning]\nmin_decisons = 3") == [
+        "[tuning] unknown setting 'min_decisons' (did you mean 'min_decisions'?)"]
+    assert mistakes(tmp_path, BASE + "[tunning]\nfit_days = 30") == ["unknown section [tunning] (did you mean [tuning]?)"]
+
+
+def test_an_unknown_key_with_no_close_match_lists_the_known_ones(tmp_path):
+    assert mistakes(tmp_path, BASE + '[tuning.never_exclude]\nprinter = ["x*"]') == [
+        "[tuning.never_exclude] unknown entity type 'printer' "
+        "(known: account, host, ip, file, process, url, filehash, dns, mailbox)"]
+
+
+def test_a_key_of_another_tenant_kind_is_named_as_such(tmp_path):
+    defender = SENTINEL.replace('"sentinel"', '"defender"').replace('"acme"', '"northwind"')
+    assert mistakes(tmp_path, BASE + defender + f'workspace_id = "{GUID}"') == [
+        "[[tenant]] 'northwind' unknown setting 'workspace_id': it is a setting of kind 'sentinel', not 'defender'"]
+    assert mistakes(tmp_path, BASE + SENTINEL + f'workspace_id = "{GUID}"\nseed = 3') == [
+        "[[tenant]] 'acme' unknown setting 'seed': it is a setting of kind 'sample', not 'sentinel'"]
+    assert mistakes(tmp_path, BASE.replace('"sample"', '"sample"\nclient_id = "x"')) == [
+        "[[tenant]] 'contoso' unknown setting 'client_id': it is a setting of kind 'sentinel' or 'defender', "
+        "not 'sample'"]
+
+
+def test_a_missing_or_unknown_kind_is_one_line(tmp_path):
+    assert mistakes(tmp_path, '[[tenant]]\nname = "x"') == [
+        "[[tenant]] 'x' missing required setting 'kind' (one of sample, sentinel, defender)"]
+    assert mistakes(tmp_path, '[[tenant]]\nname = "Bad Name"\nkind = "splunk"') == [
+        "[[tenant]] #1 kind: must be one of sample, sentinel, defender (got 'splunk')"]
+
+
+def test_every_mistake_in_the_file_is_reported_together(tmp_path):
+    text = f"""
+[hunthouse]
+home = "h"
+lookback_days = "3"
+[tuning]
+min_confidence = 1.5
+automation_labels = "yes"
+[delivery]
+webhook_kind = "irc"
+[[tenant]]
+name = "acme"
+kind = "sentinel"
+tenant_id = "nope"
+client_id = "{GUID}"
+client_secret_env = "ACME_SECRET"
+workspace_id = "{GUID}"
+log_analytics_endpoint = "http://api.loganalytics.io"
+"""
+    assert sorted(mistakes(tmp_path, text)) == [
+        "[[tenant]] 'acme' log_analytics_endpoint: must be an https URL (got 'http://api.loganalytics.io')",
+        "[[tenant]] 'acme' tenant_id: must be a GUID (got 'nope')",
+        "[delivery] webhook_kind: must be teams or slack (got 'irc')",
+        "[hunthouse] lookback_days: must be an integer (got '3')",
+        "[tuning] automation_labels: must be true or false (got 'yes')",
+        "[tuning] min_confidence: must be between 0 and 1 (got 1.5)",
+    ]
+
+
+@pytest.mark.parametrize("snippet, secret", [
+    ('client_secret = "Zq8~s3cr3t.value"', "Zq8~s3cr3t.value"),  # a secret under an unknown key
+    ('client_secret_env = "Zq8~s3cr3t.value"', "Zq8~s3cr3t.value"),  # the secret where its variable's name goes
+])
+def test_a_secret_in_the_wrong_place_is_never_echoed(tmp_path, snippet, secret):
+    text = BASE + SENTINEL.replace('client_secret_env = "ACME_SECRET"\n', "") + f'workspace_id = "{GUID}"\n{snippet}'
+    with pytest.raises(config.ConfigError) as caught:
+        load(tmp_path, text)
+    assert secret not in str(caught.value) and "client_secret" in str(caught.value)
+
+
+def test_delivery_secrets_are_never_echoed(tmp_path):
+    lines = mistakes(tmp_path, BASE + '[delivery]\nsmtp_password = "hunter2!"\nwebhook_url_env = "https://hooks.example/T0/B0/XyZ"')
+    assert sorted(lines) == [
+        "[delivery] unknown setting 'smtp_password' (did you mean 'smtp_password_env'?)",
+        "[delivery] webhook_url_env: must be an environment variable name, not the secret itself"]
+
+
+@pytest.mark.parametrize("snippet, line", [
+    ("[hunthouse]\nthreads = -1", "[hunthouse] threads: must be 0 or more (got -1)"),
+    ('[hunthouse]\nschedule_cron = "0 2 * *"', "[hunthouse] schedule_cron: must have 5 fields (got '0 2 * *')"),
+    ('[hunthouse]\nstart_date = "2026-10-01"',
+     "[hunthouse] start_date: must be a TOML date: YYYY-MM-DD, without quotes (got '2026-10-01')"),
+    ("[firewall]\nbaseline_days = 0", "[firewall] baseline_days: must be positive (got 0)"),
+    ("[tuning]\nfit_days = 30.5", "[tuning] fit_days: must be an integer (got 30.5)"),
+    ("[quality]\nquarantine_threshold = 2", "[quality] quarantine_threshold: must be between 0 and 1 (got 2)"),
+    ('[[owners.rule]]\nmatch = "*x*"', "[[owners.rule]] #1 missing required setting 'owner'"),
+    ('[[tenant]]\nname = "s"\nkind = "sample"\nscale = 0', "[[tenant]] 's' scale: must be positive (got 0)"),
+    ('[[tenant]]\nname = "s"\nkind = "sample"\nstart = 2026-10-05\nend = 2026-10-01',
+     "[[tenant]] 's' start 2026-10-05 is after end 2026-10-01"),
+    (f'[[tenant]]\nname = "d"\nkind = "defender"\ntenant_id = "{GUID}"\nclient_id = "{GUID}"',
+     "[[tenant]] 'd' set exactly one of 'client_secret_env' (an environment variable name) or 'certificate_path'"),
+    (f'[[tenant]]\nname = "d"\nkind = "defender"\ntenant_id = "{GUID}"\nclient_secret_env = "X"',
+     "[[tenant]] 'd' missing required setting 'client_id'"),
+    ('[delivery]\nsmtp_port = 70000', "[delivery] smtp_port: must be at most 65535 (got 70000)"),
+    ('[delivery]\nsmtp_user = "u"', "[delivery] set both 'smtp_user' and 'smtp_password_env' (the variable holding "
+                                    "the password), or neither"),
+])
+def test_each_rule_of_the_file_is_one_line_naming_table_and_key(tmp_path, snippet, line):
+    if snippet.startswith("[hunthouse]\n"):  # BASE has that table already
+        text = BASE.replace('home = "h"\n', 'home = "h"\n' + snippet.removeprefix("[hunthouse]\n") + "\n")
+    else:
+        text = BASE + snippet
+    assert mistakes(tmp_path, text) == [line]
+
+
+def test_no_tenant_at_all_is_named(tmp_path):
+    assert mistakes(tmp_path, '[hunthouse]\nhome = "h"') == ["no tenants configured: add at least one [[tenant]] table"]
+
+
+WORKSPACE_RESOURCE_ID = (f"/subscriptions/{GUID}/resourceGroups/rg-sec.ops(1)/providers/"
+                         "Microsoft.OperationalInsights/workspaces/law-sec-01")
+
+
+def test_sentinel_tenant_exposes_its_workspace_resource_and_resource_manager_endpoint(tmp_path):
+    sentinel = BASE + SENTINEL + f'workspace_id = "{GUID}"\n'
+    tenant = load(tmp_path, sentinel).tenant("acme")
+    assert (tenant.workspace_resource_id, tenant.resource_manager_endpoint) == ("", "https://management.azure.com")
+    tenant = load(tmp_path, sentinel + f'workspace_resource_id = "{WORKSPACE_RESOURCE_ID}/"\n'
+                                       'resource_manager_endpoint = "https://management.usgovcloudapi.net/"').tenant("acme")
+    assert tenant.workspace_resource_id == WORKSPACE_RESOURCE_ID
+    assert tenant.resource_manager_endpoint == "https://management.usgovcloudapi.net"
+    lower = WORKSPACE_RESOURCE_ID.replace("resourceGroups", "resourcegroups").replace("Microsoft.", "microsoft.")
+    assert load(tmp_path, sentinel + f'workspace_resource_id = "{lower}"').tenant("acme").workspace_resource_id == lower
+
+
+@pytest.mark.parametrize("value", [
+    f"/subscriptions/{GUID}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/law",
+    "/subscriptions/not-a-guid/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/law",
+    f"/subscriptions/{GUID}/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/law/../x",
+    f"/subscriptions/{GUID}/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/law?api-version=1",
+    GUID,
+])
+def test_a_workspace_resource_id_of_another_shape_names_the_expected_one(tmp_path, value):
+    assert mistakes(tmp_path, BASE + SENTINEL + f'workspace_id = "{GUID}"\nworkspace_resource_id = "{value}"') == [
+        "[[tenant]] 'acme' workspace_resource_id: must be the workspace's Azure resource ID, /subscriptions/"
+        "<subscription id>/resourceGroups/<resource group>/providers/Microsoft.OperationalInsights/workspaces/"
+        f"<workspace name> (got '{value}')"]
+
+
+@pytest.mark.parametrize("value", ["http://management.azure.com", "http://127.0.0.1:8080", "https://x/\nSecurityEvent"])
+def test_the_resource_manager_endpoint_is_https_like_every_endpoint(tmp_path, value):
+    in_toml = value.replace("\n", "\\n")
+    text = BASE + SENTINEL + f'workspace_id = "{GUID}"\nresource_manager_endpoint = "{in_toml}"'
+    assert mistakes(tmp_path, text) == [
+        f"[[tenant]] 'acme' resource_manager_endpoint: must be an https URL (got {value!r})"]
+
+
+def test_the_resource_manager_settings_belong_to_sentinel_tenants_only(tmp_path):
+    defender = SENTINEL.replace('"sentinel"', '"defender"')
+    assert mistakes(tmp_path, BASE + defender + 'resource_manager_endpoint = "https://management.azure.com"') == [
+        "[[tenant]] 'acme' unknown setting 'resource_manager_endpoint': it is a setting of kind 'sentinel', "
+        "not 'defender'"]
+
+
+def test_the_cli_prints_every_mistake_and_exits_2_without_a_traceback(tmp_path, capsys):
+    path = tmp_path / "hunthouse.toml"
+    path.write_text(BASE + "[tuning]\nmin_confidence = 1.5\nmin_decisons = 3\n", encoding="utf-8")
+    assert cli.main(["status", "--config", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        f"hunthouse: {path}: [tuning] min_confidence: must be between 0 and 1 (got 1.5)",
+        f"{path}: [tuning] unknown setting 'min_decisons' (did you mean 'min_decisions'?)",
+    ]

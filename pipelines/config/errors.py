@@ -97,7 +97,7 @@ def _got(value) -> str:
     if not isinstance(value, ECHO_TYPES):
         return ""
     text = repr(value) if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
-    return f" (got {text if len(text) <= 80 else text[:77] + '...'})"
+    return f" (got {text if len(text) <= 200 else text[:197] + '...'})"
 
 
 def _unknown(place: Place) -> str:
