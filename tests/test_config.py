@@ -324,3 +324,21 @@ def test_the_cli_prints_every_mistake_and_exits_2_without_a_traceback(tmp_path, 
         f"hunthouse: {path}: [tuning] min_confidence: must be between 0 and 1 (got 1.5)",
         f"{path}: [tuning] unknown setting 'min_decisons' (did you mean 'min_decisions'?)",
     ]
+
+
+def test_the_commented_examples_are_valid_once_uncommented(tmp_path):
+    """The example file's commented sentinel, defender and delivery tables are what users copy."""
+    text = config.EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    blocks = []
+    for paragraph in text.split("\n\n"):
+        lines = paragraph.splitlines()
+        starts = [i for i, line in enumerate(lines) if line in ("# [[tenant]]", "# [delivery]")]
+        if starts:  # the prose above the table stays out
+            blocks.append("\n".join(line.removeprefix("# ") for line in lines[starts[0]:]))
+    assert len(blocks) == 3
+    settings = load(tmp_path, BASE + "\n" + "\n".join(blocks))
+    assert [t.kind for t in settings.tenants] == ["sample", "sentinel", "defender"]
+    woodgrove = settings.tenant("woodgrove")
+    assert woodgrove.workspace_resource_id.endswith("/providers/Microsoft.OperationalInsights/workspaces/law-security")
+    assert woodgrove.resource_manager_endpoint == "https://management.azure.com"
+    assert settings.delivery is not None and settings.delivery.addresses("secops") == ("secops@example.com",)
