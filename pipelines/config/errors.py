@@ -67,9 +67,9 @@ def _line(place: Place, err: dict) -> str:
         return where + _unknown(place)
     if kind == "missing":
         return f"{where}missing required setting '{place.key}'"
-    if kind in ("union_tag_invalid", "union_tag_not_found"):
-        if kind == "union_tag_not_found":
-            return f"{where}missing required setting 'kind' (one of {', '.join(TENANT_KINDS)})"
+    if kind == "union_tag_not_found":
+        return f"{where}missing required setting 'kind' (one of {', '.join(TENANT_KINDS)})"
+    if kind == "union_tag_invalid":
         return f"{where}kind: must be one of {', '.join(TENANT_KINDS)}{_got(err['ctx']['tag'])}"
     message = _message(err)
     if place.key is None:
@@ -101,13 +101,12 @@ def _got(value) -> str:
 
 
 def _unknown(place: Place) -> str:
-    noun = getattr(place.model, "unknown_noun", "setting")
-    shown = f"[{place.key}]" if noun == "section" else f"'{place.key}'"
-    line = f"unknown {noun} {shown}"
-    kind = getattr(place.model.model_fields.get("kind"), "annotation", None)
-    owners = [k for k, m in TENANT_KINDS.items() if place.key in _keys(m)] if place.model in TENANT_KINDS.values() else []
-    if owners and typing.get_origin(kind) is typing.Literal:
-        return f"{line}: it is a setting of kind {' or '.join(repr(k) for k in owners)}, not {typing.get_args(kind)[0]!r}"
+    noun = place.model.unknown_noun if issubclass(place.model, Table) else "setting"
+    line = f"unknown {noun} [{place.key}]" if noun == "section" else f"unknown {noun} '{place.key}'"
+    this_kind = next((kind for kind, model in TENANT_KINDS.items() if model is place.model), None)
+    kinds = [kind for kind, model in TENANT_KINDS.items() if this_kind and place.key in _keys(model)]
+    if kinds:  # the tagged union's typical mistake: a key of another kind of tenant
+        return f"{line}: it is a setting of kind {' or '.join(map(repr, kinds))}, not {this_kind!r}"
     close = _suggestion(place)
     if close:
         return f"{line} (did you mean {f'[{close}]' if noun == 'section' else repr(close)}?)"
@@ -190,6 +189,7 @@ def _place(loc: tuple, doc: dict) -> Place:
 
 
 def _element_label(node, index) -> str:
+    """An array element with a valid name (a tenant) is called by it, any other by its position."""
     name = node.get("name") if isinstance(node, dict) else None
     if isinstance(name, str) and TENANT_NAME.match(name):
         return f"'{name}'"
