@@ -254,6 +254,9 @@ def test_delivery_secrets_are_never_echoed(tmp_path):
     (f'[[tenant]]\nname = "d"\nkind = "defender"\ntenant_id = "{GUID}"\nclient_secret_env = "X"',
      "[[tenant]] 'd' missing required setting 'client_id'"),
     ('[delivery]\nsmtp_port = 70000', "[delivery] smtp_port: must be at most 65535 (got 70000)"),
+    ('[delivery]\nsmtp_host = "mail"\nfrom = "hunthouse"',
+     "[delivery] from: must be the sender's e-mail address (got 'hunthouse')"),
+    ('[delivery]\nsmtp_ca_file = "/nonexistent/ca.pem"', "[delivery] smtp_ca_file: no such file (got '/nonexistent/ca.pem')"),
     ('[delivery]\nsmtp_user = "u"', "[delivery] set both 'smtp_user' and 'smtp_password_env' (the variable holding "
                                     "the password), or neither"),
 ])

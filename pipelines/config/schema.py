@@ -24,13 +24,13 @@ GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 MEMORY_SIZE = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 HTTPS_URL = re.compile(r"^https://[A-Za-z0-9.\-]+(:\d+)?(/[A-Za-z0-9._\-/]*)?\Z")
-EMAIL = re.compile(r"^[^@\s<>,;\"']+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
+EMAIL = re.compile(r"^[^@\s<>,;\"']+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\Z")
 # ARM ids are case-insensitive in their fixed segments (Azure itself returns "resourcegroups" at
 # times); names are held to ASCII so the id can go into a management-API URL path as it is.
 WORKSPACE_RESOURCE_ID = re.compile(
     r"^/subscriptions/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
     r"/resourceGroups/[A-Za-z0-9_().\-]{0,89}[A-Za-z0-9_()\-]"
-    r"/providers/Microsoft\.OperationalInsights/workspaces/[A-Za-z0-9][A-Za-z0-9\-]{2,61}[A-Za-z0-9]$",
+    r"/providers/Microsoft\.OperationalInsights/workspaces/[A-Za-z0-9][A-Za-z0-9\-]{2,61}[A-Za-z0-9]\Z",
     re.IGNORECASE,
 )
 WORKSPACE_RESOURCE_ID_SHAPE = ("/subscriptions/<subscription id>/resourceGroups/<resource group>"
@@ -209,9 +209,9 @@ class Delivery(Table):
         if self.owners and not self.smtp_host:
             raise mistake("mailing [delivery.owners] needs 'smtp_host' (the relay that sends the reports)")
         if self.smtp_host and not EMAIL.match(self.sender):
-            raise mistake(f"'from' must be the sender's e-mail address, got {self.sender!r}")
+            raise mistake(f"from: must be the sender's e-mail address (got {self.sender!r})")
         if self.smtp_ca_file and not Path(self.smtp_ca_file).is_file():
-            raise mistake(f"'smtp_ca_file' {self.smtp_ca_file} does not exist")
+            raise mistake(f"smtp_ca_file: no such file (got {self.smtp_ca_file!r})")
         if bool(self.smtp_user) != bool(self.smtp_password_env):
             raise mistake("set both 'smtp_user' and 'smtp_password_env' (the variable holding the password), "
                           "or neither")
@@ -280,7 +280,6 @@ class SentinelTenant(AzureTenant):
     workspace_resource_id: Annotated[str, AfterValidator(lambda v: v.rstrip("/")), _matches(
         WORKSPACE_RESOURCE_ID, f"must be the workspace's Azure resource ID, {WORKSPACE_RESOURCE_ID_SHAPE}")] = ""
     resource_manager_endpoint: HttpsUrl = TenantConfig.resource_manager_endpoint
-
 
 
 class DefenderTenant(AzureTenant):
