@@ -31,7 +31,6 @@ from pathlib import Path
 import duckdb
 
 from models import registry
-from models.registry import Registry
 from models.runner import ModelContext, table_counts
 from pipelines.config import Settings
 from pipelines.reports.firewall import write_firewall_reports
@@ -70,15 +69,14 @@ class Synced:
 
 class WarehouseRun:
     def __init__(self, settings: Settings, as_of: date, run_key: str, run_id: str | None = None,
-                 progress: Progress | None = None, timings: dict | None = None, models: Registry | None = None):
+                 progress: Progress | None = None, timings: dict | None = None):
         """`settings` of one tenant's shard (Settings.for_tenant); `run_key` names the build file (a
         retried run passes the same key and resumes it); `run_id` labels the check results (default:
-        the key); `models` replaces this checkout's model registry (a test's extra finding rule)."""
+        the key)."""
         self.settings, self.as_of, self.run_key = settings, as_of, run_key
         self.run_id = run_id or run_key
         self.progress = progress or (lambda _: None)
         self.timings = timings if timings is not None else {}
-        self.registry = models
         self.path = build.build_path(settings, run_key)
         self.rows: dict[str, int] = {}  # table -> rows, as this run's phases built them
         self.started: build.BuildStart | None = None  # where `start` took the build file from
@@ -137,8 +135,7 @@ class WarehouseRun:
         """Build one model group (incrementally where its models allow); row counts per table."""
         with self.writer() as con, self._timed("models_s"):
             ctx = ModelContext(settings=self.settings, as_of=self.as_of, changed=self.changed(con))
-            extra = {"models": self.registry} if self.registry is not None else {}
-            counts = build.build_models(con, ctx, groups=(group,), **extra)
+            counts = build.build_models(con, ctx, groups=(group,))
         self.rows.update({t: counts.get(t, 0) for t in TABLES[group]})
         self.progress(f"models {group}: {', '.join(f'{t} {n}' for t, n in counts.items())}")
         return counts
