@@ -76,10 +76,12 @@ def _peaks(r: dict) -> list[tuple[str, float]]:
     return peaks
 
 
+PHASES = ("start_s", "sync_s", "checks_s", "models_s", "publish_s", "reports_s")  # WarehouseRun.timings
+
+
 def _phases(step: dict) -> str:
-    return ", ".join(f"{name.removesuffix('_s')} {phase_median(step, name):.1f} s"
-                     for name in ("start_s", "sync_s", "checks_s", "models_s", "publish_s", "reports_s")) + "; build file from " + ", ".join(
-        o.get("phases", {}).get("build_from", "?") for o in step["outputs"])
+    return ", ".join(f"{name.removesuffix('_s')} {phase_median(step, name):.1f} s" for name in PHASES) + (
+        "; build file from " + ", ".join(o.get("phases", {}).get("build_from", "?") for o in step["outputs"]))
 
 
 def _row(name: str, s: dict, extra: str = "") -> str:
