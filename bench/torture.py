@@ -124,16 +124,15 @@ def backfill_command(target: str, config: Path, start: date, end: date) -> list[
 
 
 def child(config_path: str, night: date, start: date | None) -> int:
-    """The quick target: the nightly partitions extracted straight into the lake, then build_and_publish.
-
-    The same lake writes and the same build/publish code as the Dagster assets, without Dagster and
-    the quality gate, so a trial takes seconds. It discards stale build files first, as staging does.
-    """
+    """The quick target: the nightly partitions extracted straight into the lake, then every phase of
+    a WarehouseRun (the quality gate included): the same lake writes and the same phases as the
+    Dagster assets, without Dagster, so a trial takes seconds."""
     from pipelines import config
     from pipelines.extract import extract_partition
     from pipelines.plan import days_between, nightly_days, partitions
     from pipelines.sources.schemas import RAW_TABLES
     from pipelines.warehouse import build
+    from pipelines.warehouse_run import WarehouseRun
 
     settings = config.load(config_path)
     days = days_between(start, night) if start else nightly_days(settings, night)
@@ -143,8 +142,7 @@ def child(config_path: str, night: date, start: date | None) -> int:
     run_key = f"quick-{os.getpid()}"
     for tenant in settings.tenants:  # one shard per tenant
         shard = settings.for_tenant(tenant.name)
-        build.discard_stale_builds(shard, keep=build.build_path(shard, run_key))
-        build.build_and_publish(shard, night, run_key)
+        WarehouseRun(shard, night, run_key).run_all()  # its start phase discards stale build files
         build.discard_stale_builds(shard)
     return 0
 

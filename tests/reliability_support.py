@@ -1,9 +1,9 @@
 """Helpers of the reliability tests: quick homes built without Dagster, and an analyst reader process.
 
-`quick_night` runs the same lake writes (extract_partition) and the same build/publish code
-(build_and_publish) as the Dagster assets, without Dagster and the quality gate, so a test can
-publish a few versions in seconds. The Dagster path itself is covered by the CLI-driven tests and
-bench/torture.py.
+`quick_load` runs the same lake writes (extract_partition) and the same warehouse run
+(WarehouseRun.run_all: every phase, the quality gate included) as the Dagster assets, without
+Dagster, so a test can publish a few versions in seconds. The Dagster path itself is covered by the
+CLI-driven tests and bench/torture.py.
 """
 
 from __future__ import annotations
@@ -33,14 +33,15 @@ def quick_load(settings: config.Settings, days: list[date], as_of: date, run_key
     from pipelines.extract import extract_partition
     from pipelines.plan import partitions
     from pipelines.sources.schemas import RAW_TABLES
-    from pipelines.warehouse.build import build_and_publish, discard_stale_builds
+    from pipelines.warehouse.build import discard_stale_builds
+    from pipelines.warehouse_run import WarehouseRun
 
     for tenant, day in partitions(settings, days):
         for table in RAW_TABLES:
             extract_partition(settings, tenant, table, day)
     for tenant in settings.tenants:  # one shard per tenant
         shard = settings.for_tenant(tenant.name)
-        build_and_publish(shard, as_of, run_key)
+        WarehouseRun(shard, as_of, run_key).run_all()
         discard_stale_builds(shard)
 
 

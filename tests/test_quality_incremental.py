@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import duckdb
 
-from models.runner import ModelContext
 from pipelines.extract import extract_partition
 from pipelines.warehouse import build
+from pipelines.warehouse_run import WarehouseRun
 from quality.gate import check_table
 from tests.conftest import write_config
 from tests.quality_fixtures import DAY, T0, FakeSource, event, table
@@ -22,13 +22,13 @@ def _extract_day(settings, offset: int) -> None:
                       source=FakeSource({"device_events": table(rows)}))
 
 
-def _build_firewall(settings, run: str, as_of) -> tuple:
-    path = build.start_build(settings, run).path
-    con = duckdb.connect(str(path))
-    build.sync_lake(con, settings)
-    changed = build.changed_since_publish(con, settings)
-    build.build_models(con, ModelContext(settings=settings, as_of=as_of, changed=changed), groups=("firewall",))
-    return path, con, changed
+def _build_firewall(settings, run_key: str, as_of) -> WarehouseRun:
+    """A run's start, sync and firewall models phases; the tests run the checks themselves."""
+    run = WarehouseRun(settings, as_of, run_key)
+    run.start()
+    run.sync()
+    run.models("firewall")
+    return run
 
 
 def _failed(outcomes) -> set[str]:
@@ -39,14 +39,13 @@ def test_fw_daily_check_validates_only_the_changed_days(tmp_path):
     settings = write_config(tmp_path).for_tenant("contoso")
     for offset in (0, 1):
         _extract_day(settings, offset)
-    path, con, _ = _build_firewall(settings, "first", DAY + timedelta(days=1))
-    con.close()
-    build.publish(settings, path, DAY + timedelta(days=1))
+    _build_firewall(settings, "first", DAY + timedelta(days=1)).publish()
 
     new_day = DAY + timedelta(days=2)
     _extract_day(settings, 2)
-    _, con, changed = _build_firewall(settings, "second", new_day)
-    with con:
+    run = _build_firewall(settings, "second", new_day)
+    with run.writer() as con:
+        changed = run.changed(con)
         assert changed == [("device_events", "contoso", new_day)]
         # Corrupt a day this run did not change: outside the check's scope.
         con.execute("UPDATE fw_daily SET events = 0 WHERE day = ?", [DAY])

@@ -19,8 +19,10 @@ NIGHTS = [NIGHT - timedelta(days=2), NIGHT - timedelta(days=1), NIGHT]
 
 
 def test_three_readers_see_whole_versions_while_nights_publish(tmp_path):
-    settings = tiny_config(tmp_path, tenants=(("contoso", 7), ("fabrikam", 11)), scale=0.02)
-    quick_load(settings, [NIGHT - timedelta(days=4), NIGHT - timedelta(days=3)], NIGHT - timedelta(days=3), "base")
+    # a week of history first: the quality gate's incidents coverage check fails a shorter one
+    first = NIGHT - timedelta(days=10)
+    settings = tiny_config(tmp_path, tenants=(("contoso", 7), ("fabrikam", 11)), scale=0.02, start=first)
+    quick_load(settings, [first + timedelta(days=i) for i in range(8)], NIGHT - timedelta(days=3), "base")
     outputs = [tmp_path / f"reader-{i}.json" for i in range(3)]
     readers = [
         subprocess.Popen([sys.executable, "-m", "tests.reliability_support", settings.source_path, "12", str(out)],

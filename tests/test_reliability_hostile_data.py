@@ -13,8 +13,8 @@ from pipelines import lake
 from pipelines.reports.firewall import write_firewall_reports
 from pipelines.reports.owners import write_owner_reports
 from pipelines.sources.schemas import conform
-from pipelines.warehouse.build import build_and_publish
 from pipelines.warehouse.readonly import connect_readonly
+from pipelines.warehouse_run import WarehouseRun
 from tests.conftest import write_config
 
 SCRIPT = "<script>alert(1)</script>"
@@ -79,7 +79,7 @@ def hostile(tmp_path_factory):
     alerts, incidents = alerts_and_incidents()
     for table, data in (("device_events", device_events()), ("security_alert", alerts), ("security_incident", incidents)):
         lake.write_partition(settings.lake_root, table, "contoso", DAY, [data])
-    build_and_publish(settings, DAY, "hostile")
+    WarehouseRun(settings, DAY, "hostile").run_all()
     with connect_readonly(settings.warehouse_path) as con:
         files = write_firewall_reports(con, settings, DAY) + write_owner_reports(con, settings, DAY)
     return settings, files

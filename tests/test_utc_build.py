@@ -32,6 +32,7 @@ RUN_COLUMNS = {
     "load_log": {"file", "written_at", "loaded_at", "duration_s"},
     "model_versions": {"changed_at"},
     "publish_log": {"published_at"},
+    "quality_results": {"checked_at"},
 }
 # Non-empty in every build, so that "identical" is not "identical and empty".
 MUST_HAVE_ROWS = ("device_events", "alerts", "incident_history", "fw_daily", "fw_baseline", "fw_findings",
@@ -48,7 +49,7 @@ from pipelines import config
 from pipelines.extract import extract_partition
 from pipelines.plan import days_between, partitions
 from pipelines.sources.schemas import RAW_TABLES
-from pipelines.warehouse.build import build_and_publish
+from pipelines.warehouse_run import WarehouseRun
 from pipelines.warehouse.connect import connect
 
 settings = config.load(sys.argv[1])
@@ -56,7 +57,7 @@ as_of = date.fromisoformat(sys.argv[2])
 for tenant, day in partitions(settings, days_between(settings.start_date, as_of)):
     for table in RAW_TABLES:
         extract_partition(settings, tenant, table, day)
-build_and_publish(settings, as_of, "utc-test")
+WarehouseRun(settings, as_of, "utc-test").run_all()
 late = "SELECT current_setting('TimeZone'), (TIMESTAMPTZ '2026-10-20 23:30:00+00')::DATE::VARCHAR"
 print(json.dumps({"duckdb_default": duckdb.connect().execute(late).fetchall()[0],
                   "helper": connect().execute(late).fetchall()[0]}))

@@ -31,17 +31,11 @@ from pipelines.dagster_defs.warehouse_assets import (
     FIREWALL_TABLES,
     STAGING_TABLES,
     TUNING_TABLES,
-    as_of,
-    run_key,
-    shard_settings,
+    warehouse_run,
 )
 from pipelines.sources.schemas import RAW_TABLES
-from pipelines.warehouse import build
-from pipelines.warehouse.connect import open_writer
-from pipelines.warehouse.readonly import connect_readonly
-from quality import artifacts, gate, latest_run
+from quality import gate
 from quality.engine import Outcome
-from quality.results import write_results
 
 WRITER_POOL = "duckdb_writer"
 TABLE_ASSETS = [*STAGING_TABLES, *FIREWALL_TABLES, *TUNING_TABLES]
@@ -93,14 +87,6 @@ def _as_multi(key) -> dg.MultiPartitionKey:
     return dg.MultiPartitionKey({"date": day, "tenant": tenant})
 
 
-def _record(settings, context, asset: str, outcomes: list[Outcome]) -> None:
-    """Also keep the result beside the warehouse: a blocked run's build file, and with it its
-    quality_results, is discarded, but `hunthouse status` must still show what blocked it."""
-    run = context.op_execution_context
-    build_file = build.build_path(settings, run_key(run)).name
-    latest_run.record_check(settings.quality_dir, run.run_id, build_file, as_of(run), asset, outcomes)
-
-
 def _table_checks(group: str, assets: list[str]) -> dg.AssetChecksDefinition:
     """One op validating every table a model step produced: the build file is opened once and the
     GX context is warm, instead of one step (and one connection) per table."""
@@ -119,26 +105,8 @@ def _table_checks(group: str, assets: list[str]) -> dg.AssetChecksDefinition:
         description=f"Quality gate of the {group} tables in this run's build file.",
     )
     def _check(context, hunthouse: HunthouseSettings):
-        run = context.op_execution_context
-        settings = shard_settings(run, hunthouse)
-        path = build.build_path(settings, run_key(run))
-        if not path.exists():
-            raise dg.Failure(f"build file {path.name} is missing")
-        with open_writer(path, settings) as con:
-            changed = build.changed_since_publish(con, settings)
-            tenants = [t.name for t in settings.tenants]
-            for asset in assets:
-                outcomes = gate.check_table(con, asset, changed, as_of(run), tenants)
-                if asset == "device_events":
-                    # The raw partitions this build loaded, re-asserted once per warehouse run.
-                    raw = gate.raw_results_for_build(con, settings, changed, run.run_id)
-                    write_results(con, run.run_id, raw)
-                    for raw_asset in sorted({o.asset for o in raw}):
-                        _record(settings, context, raw_asset, [o for o in raw if o.asset == raw_asset])
-                    outcomes += [o for o in raw if o.severity == "ERROR" and not o.success]
-                write_results(con, run.run_id, [o for o in outcomes if o.asset == asset])
-                _record(settings, context, asset, outcomes)
-                yield _result(outcomes, asset)
+        for asset, outcomes in warehouse_run(context.op_execution_context, hunthouse).check(group).items():
+            yield _result(outcomes, asset)
 
     return _check
 
@@ -167,22 +135,8 @@ def _materialized_rows(context) -> dict[str, int | None]:
                 "with the row counts the run recorded (quality/artifacts.py).",
 )
 def warehouse_check(context, hunthouse: HunthouseSettings) -> dg.AssetCheckResult:
-    settings = shard_settings(context.op_execution_context, hunthouse)
-    build_file = build.build_path(settings, run_key(context.op_execution_context)).name
-    outcomes = artifacts.check_published(settings.warehouse_path, build_file, _materialized_rows(context))
-    _record(settings, context, "warehouse", outcomes)
-    return _result(outcomes)
-
-
-def _owners(settings) -> list[str]:
-    """The owners write_owner_reports writes files for: the default owner and every rule's owner, or
-    none when the warehouse has no rule_noise."""
-    with connect_readonly(settings.warehouse_path) as con:
-        has = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'rule_noise'").fetchall()[0][0]
-        if not has:
-            return []
-        owners = [r[0] for r in con.execute("SELECT DISTINCT owner FROM rule_noise").fetchall()]
-    return [settings.default_owner, *owners]
+    run = warehouse_run(context.op_execution_context, hunthouse)
+    return _result(run.check_published(_materialized_rows(context)))
 
 
 @dg.multi_asset_check(
@@ -198,16 +152,7 @@ def _owners(settings) -> list[str]:
     description="Every expected report file exists, is non-empty and carries no script.",
 )
 def reports_check(context, hunthouse: HunthouseSettings):
-    settings = shard_settings(context.op_execution_context, hunthouse)
-    day = settings.reports_dir / as_of(context.op_execution_context).isoformat()
-    tenant = settings.shard_name
-    expected = {
-        "firewall_report": (day / "firewall", [f"{tenant}.html"]),
-        "owner_reports": (day / "owners" / tenant, artifacts.expected_owner_files(_owners(settings))),
-    }
-    for asset, (directory, names) in expected.items():
-        outcomes = artifacts.check_report_files(asset, directory, names, partition=day.name)
-        _record(settings, context, asset, outcomes)
+    for asset, outcomes in warehouse_run(context.op_execution_context, hunthouse).check_reports().items():
         yield _result(outcomes, asset)
 
 

@@ -1,24 +1,17 @@
-"""Report assets: written from the published warehouse through a read-only connection."""
+"""Report assets: the reports phase of the warehouse run (pipelines/warehouse_run/run.py), written
+from the published shard through a read-only connection."""
 
 from __future__ import annotations
 
 import dagster as dg
 
 from pipelines.dagster_defs.resources import HunthouseSettings
-from pipelines.dagster_defs.warehouse_assets import as_of, shard_settings
-from pipelines.reports.firewall import write_firewall_reports
-from pipelines.reports.index import write_index
-from pipelines.reports.owners import write_owner_reports
-from pipelines.warehouse.readonly import connect_readonly
+from pipelines.dagster_defs.warehouse_assets import warehouse_run
 
 
-def _write(context, hunthouse: HunthouseSettings, writer) -> dg.MaterializeResult:
-    """Run one report writer on a read-only connection to the published warehouse."""
-    settings = shard_settings(context, hunthouse)
-    with connect_readonly(settings.warehouse_path) as con:
-        paths = writer(con, settings, as_of(context))
-    # runs the daemon launches get the night's index too (the CLI rewrites it once every tenant is done)
-    write_index(settings.reports_dir, as_of(context).isoformat())
+def _write(context, hunthouse: HunthouseSettings, asset: str) -> dg.MaterializeResult:
+    """The reports phase of this run for one report asset (read-only on the published shard)."""
+    paths = warehouse_run(context, hunthouse).reports((asset,))[asset]
     return dg.MaterializeResult(
         metadata={"files": dg.MetadataValue.md("\n".join(f"- {p}" for p in paths)), "count": len(paths)}
     )
@@ -36,7 +29,7 @@ def report_assets(parts: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
         description="The tenant's firewall hardening report (self-contained HTML) for the run's day.",
     )
     def firewall_report(context, hunthouse: HunthouseSettings) -> dg.MaterializeResult:
-        return _write(context, hunthouse, write_firewall_reports)
+        return _write(context, hunthouse, "firewall_report")
 
     @dg.asset(
         deps=["warehouse"],
@@ -47,6 +40,6 @@ def report_assets(parts: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
         description="The tenant's rule-owner tuning reports (HTML, CSV, JSON, watchlist CSV) for the run's day.",
     )
     def owner_reports(context, hunthouse: HunthouseSettings) -> dg.MaterializeResult:
-        return _write(context, hunthouse, write_owner_reports)
+        return _write(context, hunthouse, "owner_reports")
 
     return [firewall_report, owner_reports]

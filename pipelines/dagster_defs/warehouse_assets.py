@@ -1,10 +1,11 @@
-"""Warehouse assets: staging, firewall and tuning models, the atomic publish, and the reports.
+"""Warehouse assets: staging, firewall and tuning models and the atomic publish of one tenant's shard.
 
 Partitioned by tenant: each run builds one tenant's shard (`<home>/warehouse/<tenant>.duckdb`), so
 one tenant's failure never stops another's publish. All of them work on this run's build file
 (`<home>/build/<tenant>/<root run id>.duckdb`) in pool "duckdb_writer"; nothing touches the
-published shard until `warehouse` renames the build file over it. `staging` starts the build file from the standby generation when it can (metadata
-`build_from`: standby | copy | resume; pipelines/warehouse/build.py). Each body is thin: it calls pipelines.warehouse and the model groups, and records metadata.
+published shard until `warehouse` renames the build file over it. Each asset is one phase of a
+WarehouseRun (pipelines/warehouse_run/run.py), the same phases `run_all` runs outside Dagster; the
+bodies only turn what a phase returns into metadata.
 """
 
 from __future__ import annotations
@@ -14,26 +15,19 @@ from datetime import date
 import dagster as dg
 
 from models import registry
-from models.runner import ModelContext, table_counts
 from pipelines.config import Settings
 from pipelines.dagster_defs.resources import HunthouseSettings
 from pipelines.plan import yesterday
 from pipelines.sources.schemas import RAW_TABLES
-from pipelines.warehouse import build
-from pipelines.warehouse.connect import open_writer
+from pipelines.warehouse_run import TABLES, WarehouseRun
 
 AS_OF_TAG = "hunthouse/as_of"
 PARTITION_TAG = "dagster/partition"
 
 
-def _described(group: str) -> dict[str, str]:
-    """table -> description of a model group's published tables, from their headers (models/registry.py)."""
-    return {m.name: m.description for m in registry.default().tables(group)}
-
-
-STAGING_TABLES = _described("staging")
-FIREWALL_TABLES = _described("firewall")
-TUNING_TABLES = _described("tuning")
+STAGING_TABLES = TABLES["staging"]
+FIREWALL_TABLES = TABLES["firewall"]
+TUNING_TABLES = TABLES["tuning"]
 WRITER = {"pool": "duckdb_writer", "owners": ["team:hunthouse"]}
 
 
@@ -58,6 +52,13 @@ def shard_settings(context, hunthouse: HunthouseSettings) -> Settings:
     return hunthouse.load().for_tenant(tenant_of(context))
 
 
+def warehouse_run(context, hunthouse: HunthouseSettings) -> WarehouseRun:
+    """This Dagster run's WarehouseRun: its build file is named after the root run (a retried run
+    resumes it), its check results after this run. `context`: an asset's or a check's op context."""
+    return WarehouseRun(shard_settings(context, hunthouse), as_of(context), run_key(context),
+                        run_id=context.run.run_id, progress=context.log.info)
+
+
 def _specs(tables: dict[str, str], group: str, deps: list, kinds: set[str], parts) -> list[dg.AssetSpec]:
     return [
         dg.AssetSpec(name, description=desc, group_name=group, deps=deps, kinds=kinds, owners=WRITER["owners"],
@@ -80,20 +81,15 @@ def _staging_asset(parts) -> dg.AssetsDefinition:
         description="Loads the tenant's changed lake partitions into the staging tables of this run's build file.",
     )
     def staging(context, hunthouse: HunthouseSettings):
-        settings = shard_settings(context, hunthouse)
-        path = build.build_path(settings, run_key(context))
-        build.discard_stale_builds(settings, keep=path)
+        run = warehouse_run(context, hunthouse)
         # "standby" (the previous generation caught up), "copy" (of the published file) or "resume"
-        start = build.start_build(settings, run_key(context), progress=context.log.info)
-        with open_writer(start.path, settings) as con:
-            changed = build.sync_lake(con, settings, progress=context.log.info)
-            counts = table_counts(con, list(STAGING_TABLES))
-        context.log.info(f"{len(changed)} lake partitions changed since the last publish")
+        start = run.start()
+        synced = run.sync()
         for name in STAGING_TABLES:
             yield dg.MaterializeResult(
                 asset_key=name,
                 metadata={
-                    "dagster/row_count": counts[name], "changed_partitions": len(changed),
+                    "dagster/row_count": synced.rows[name], "changed_partitions": len(synced.changed),
                     "build_from": start.source, "build_from_reason": start.reason,
                 },
             )
@@ -109,14 +105,10 @@ def _model_asset(group: str, tables: dict[str, str], deps: list[str], summary, p
         description=f"Builds the {group} models in this run's build file, incrementally where the model allows.",
     )
     def _models(context, hunthouse: HunthouseSettings):
-        settings = shard_settings(context, hunthouse)
-        path = build.build_path(settings, run_key(context))
-        if not path.exists():
-            raise dg.Failure(f"build file {path.name} is missing: run the staging step of this run first")
-        with open_writer(path, settings) as con:
-            ctx = ModelContext(settings=settings, as_of=as_of(context), changed=build.changed_since_publish(con, settings))
-            counts = build.build_models(con, ctx, groups=(group,))
-            extra = summary(con, ctx)
+        run = warehouse_run(context, hunthouse)
+        with run.writer() as con:
+            counts = run.models(group)
+            extra = summary(con, run)
         for name in tables:
             meta = {"dagster/row_count": counts.get(name, 0)}
             meta.update(extra.get(name, {}))
@@ -125,17 +117,17 @@ def _model_asset(group: str, tables: dict[str, str], deps: list[str], summary, p
     return _models
 
 
-def _firewall_summary(con, ctx: ModelContext) -> dict:
+def _firewall_summary(con, run: WarehouseRun) -> dict:
     from pipelines.reports.firewall import findings_summary
 
-    parts = [f"**{t}**\n\n" + findings_summary(con, t, ctx.as_of)["markdown"] for t in ctx.tenants]
+    parts = [f"**{t}**\n\n" + findings_summary(con, t, run.as_of)["markdown"] for t in run.tenants]
     return {"fw_findings": {"findings": dg.MetadataValue.md("\n\n".join(parts))}}
 
 
-def _tuning_summary(con, ctx: ModelContext) -> dict:
+def _tuning_summary(con, run: WarehouseRun) -> dict:
     from pipelines.reports.owners import noise_summary
 
-    parts = [f"**{t}**\n\n" + noise_summary(con, t)["top_rules_markdown"] for t in ctx.tenants]
+    parts = [f"**{t}**\n\n" + noise_summary(con, t)["top_rules_markdown"] for t in run.tenants]
     return {"rule_noise": {"noise_ranking": dg.MetadataValue.md("\n\n".join(parts))}}
 
 
@@ -151,14 +143,11 @@ def _publish_asset(parts) -> dg.AssetsDefinition:
                     "over warehouse/<tenant>.duckdb.",
     )
     def warehouse(context, hunthouse: HunthouseSettings) -> dg.MaterializeResult:
-        settings = shard_settings(context, hunthouse)
-        path = build.build_path(settings, run_key(context))
-        if not path.exists():
-            raise dg.Failure(f"build file {path.name} is missing: nothing to publish")
-        target = build.publish(settings, path, as_of(context))
+        run = warehouse_run(context, hunthouse)
+        target = run.publish()
         return dg.MaterializeResult(
             metadata={"path": dg.MetadataValue.path(str(target)), "bytes": target.stat().st_size,
-                      "as_of": str(as_of(context))}
+                      "as_of": str(run.as_of)}
         )
 
     return warehouse
