@@ -18,7 +18,7 @@ import duckdb
 from models.firewall.thresholds import FirewallThresholds
 from pipelines.config import Settings
 from pipelines.reports.files import write_atomic
-from pipelines.reports.render import render_html
+from pipelines.reports.render import render_html, render_markdown
 from quality.summary import footer_summary
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
@@ -50,16 +50,14 @@ def findings_summary(con: duckdb.DuckDBPyConnection, tenant: str, as_of: date) -
     for ftype, severity, n in rows:
         counts[ftype] += n
         by_type[ftype][severity] = by_type[ftype].get(severity, 0) + n
-    lines = ["| finding_type | high | medium | low | total |", "|---|---:|---:|---:|---:|"]
-    for ftype in sorted(by_type):
-        s = by_type[ftype]
-        lines.append(f"| {ftype} | {s['high']} | {s['medium']} | {s['low']} | {counts[ftype]} |")
+    rows_md = [(ftype, s["high"], s["medium"], s["low"], counts[ftype])
+               for ftype, s in sorted(by_type.items())]
     return {
         "tenant": tenant,
         "as_of": as_of.isoformat(),
         "total": sum(counts.values()),
         "counts": dict(sorted(counts.items())),
-        "markdown": "\n".join(lines) if rows else "No firewall findings.",
+        "markdown": render_markdown("findings_summary.md.j2", rows=rows_md) if rows else "No firewall findings.",
     }
 
 
