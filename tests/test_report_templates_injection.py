@@ -148,7 +148,7 @@ def test_pages_stay_offline(pages):
     for name, html in pages.items():
         assert not re.search(r"https?://", html.replace("http://www.w3.org/2000/svg", "")), name
         assert "default-src 'none'" in html, name
-        assert not {t for t in Page(html).tags} & {"link", "script", "img", "iframe", "object", "embed"}
+        assert not set(Page(html).tags) & {"link", "script", "img", "iframe", "object", "embed"}, name
 
 
 def test_the_layout_escapes_its_own_arguments():
@@ -159,6 +159,6 @@ def test_the_layout_escapes_its_own_arguments():
     assert page.text.count(PROBE["owner"]) == 2 and PROBE["footer"] in page.text  # title and heading
 
 
-def test_a_misspelt_template_variable_is_an_error_not_an_empty_string():
+def test_a_missing_template_variable_is_an_error_not_an_empty_string():
     with pytest.raises(UndefinedError, match="'footer' is undefined"):
         render_html("index.html.j2", title="t", subtitle="s", banner="", tenants=[], other_nights=[])

@@ -100,7 +100,6 @@ def markdown_environment() -> Environment:
         finalize=md_cell,
         trim_blocks=True,
         lstrip_blocks=True,
-        keep_trailing_newline=False,
     ))
 
 
