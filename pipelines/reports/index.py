@@ -3,8 +3,8 @@
 The index lists what is on disk under the night's folder (every tenant's firewall report and its
 rule owners' HTML, CSV, JSON and watchlist files), so it also lists stale-banner reports and those a
 daemon-launched run wrote. File names come from owner and tenant names: every one is URL-quoted
-for the link and HTML-escaped for the text. `latest` is a relative symlink replaced atomically (a
-new link beside it, then os.replace), so a reader never finds it missing.
+for the link here, and templates/index.html.j2 escapes links and texts. `latest` is a relative
+symlink replaced atomically (a new link beside it, then os.replace), so a reader never finds it missing.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from pipelines.reports.files import write_atomic
-from pipelines.reports.html import esc, page, para, section
+from pipelines.reports.render import render_html
 
 INDEX = "index.html"
 LATEST = "latest"
@@ -24,36 +24,29 @@ NIGHT = re.compile(r"^\d{4}-\d\d-\d\d$")
 OWNER_KINDS = (".html", ".csv", ".json")
 
 
-def _link(night_dir: Path, path: Path, text: str) -> str:
-    href = "/".join(quote(part) for part in path.relative_to(night_dir).parts)
-    return f'<a href="{esc(href)}">{esc(text)}</a>'
+def _href(night_dir: Path, path: Path) -> str:
+    return "/".join(quote(part) for part in path.relative_to(night_dir).parts)
 
 
-def _tenant_section(night_dir: Path, tenant: str) -> str:
-    parts = []
+def _tenant(night_dir: Path, tenant: str) -> dict | None:
+    """What the index shows of one tenant: links as (href, text), None where a file is missing."""
     firewall = night_dir / "firewall" / f"{tenant}.html"
-    if firewall.is_file():
-        parts.append(f"<p>{_link(night_dir, firewall, 'Firewall hardening report')}</p>")
     owners_dir = night_dir / "owners" / tenant
     files = sorted(p for p in owners_dir.iterdir() if p.is_file() and not p.name.startswith(".")) \
         if owners_dir.is_dir() else []
-    owners = sorted({p.stem for p in files if p.suffix == ".html"})  # every owner has a report page
-    if owners:
-        rows = []
-        for owner in owners:
-            cells = [_link(night_dir, owners_dir / f"{owner}{kind}", kind[1:].upper())
-                     if (owners_dir / f"{owner}{kind}").is_file() else "" for kind in OWNER_KINDS]
-            for name, text in ((f"watchlist-{owner}.csv", "Sentinel watchlist CSV"),
-                               (f"automation-rules-{owner}.json", "automation rules (ARM)"),
-                               (f"clauses-{owner}.kql", "combined KQL clauses"),
-                               (f"defender-tuning-{owner}.json", "Defender XDR alert tuning")):
-                cells.append(_link(night_dir, owners_dir / name, text) if (owners_dir / name).is_file() else "")
-            rows.append(f"<tr><td>{esc(owner)}</td>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-        parts.append("<h3>Rule owners' tuning reports</h3><table><thead><tr><th>owner</th><th>report</th>"
-                     "<th>table</th><th>data</th><th>watchlist</th><th>automation rules</th><th>clauses</th>"
-                     "<th>Defender tuning</th></tr></thead><tbody>"
-                     + "".join(rows) + "</tbody></table>")
-    return section(f"Tenant {tenant}", *parts) if parts else ""
+    owners = []
+    for owner in sorted({p.stem for p in files if p.suffix == ".html"}):  # every owner has a report page
+        named = [(f"{owner}{kind}", kind[1:].upper()) for kind in OWNER_KINDS] + [
+            (f"watchlist-{owner}.csv", "Sentinel watchlist CSV"),
+            (f"automation-rules-{owner}.json", "automation rules (ARM)"),
+            (f"clauses-{owner}.kql", "combined KQL clauses"),
+            (f"defender-tuning-{owner}.json", "Defender XDR alert tuning")]
+        owners.append({"name": owner, "links": [
+            (_href(night_dir, owners_dir / name), text) if (owners_dir / name).is_file() else None
+            for name, text in named]})
+    if not owners and not firewall.is_file():
+        return None
+    return {"name": tenant, "firewall": _href(night_dir, firewall) if firewall.is_file() else None, "owners": owners}
 
 
 def tenants_of(night_dir: Path) -> list[str]:
@@ -70,14 +63,17 @@ def write_night_index(reports_dir: Path, night: str) -> Path | None:
     tenants = tenants_of(night_dir) if night_dir.is_dir() else []
     if not tenants:
         return None
-    sections = [s for s in (_tenant_section(night_dir, t) for t in tenants) if s]
     others = sorted(p.name for p in reports_dir.iterdir() if p.is_dir() and NIGHT.match(p.name) and p.name != night)
-    if others:
-        links = " ".join(f'<a href="../{esc(quote(n))}/{INDEX}">{esc(n)}</a>' for n in others[-14:])
-        sections.append(section("Other nights", f"<p>{links}</p>"))
     written = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    html = page(f"Hunthouse reports of the night of {night}", f"{len(tenants)} tenant(s); written {written}",
-                sections or [para("No reports.")])
+    html = render_html(
+        "index.html.j2",
+        title=f"Hunthouse reports of the night of {night}",
+        subtitle=f"{len(tenants)} tenant(s); written {written}",
+        banner="",
+        footer="",
+        tenants=[t for t in (_tenant(night_dir, name) for name in tenants) if t],
+        other_nights=[(f"../{quote(n)}/{INDEX}", n) for n in others[-14:]],
+    )
     return write_atomic(night_dir / INDEX, html)
 
 

@@ -9,7 +9,6 @@ the default owner, whose report is always written.
 
 from __future__ import annotations
 
-import html
 import json
 from collections import defaultdict
 from datetime import date
@@ -22,6 +21,7 @@ from pipelines.reports import deployable
 from pipelines.reports.files import write_atomic
 from pipelines.reports.owner_files import csv_text, safe_file_stem
 from pipelines.reports.owner_page import render_owner_page
+from pipelines.reports.render import render_markdown
 from pipelines.warehouse.load_log import has_table
 from quality.summary import footer_summary
 
@@ -147,12 +147,6 @@ def write_owner_reports(con: duckdb.DuckDBPyConnection, settings: Settings, as_o
     return written
 
 
-def _md(text: object) -> str:
-    """A markdown table cell: pipes and backslashes escaped, HTML defused, one line."""
-    text = html.escape(str(text if text is not None else ""), quote=False)
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("\r", " ")
-
-
 def noise_summary(con: duckdb.DuckDBPyConnection, tenant: str, top: int = 10) -> dict:
     """Dagster metadata for the tuning assets: totals and a markdown table of the noisiest rules."""
     rules = _rows(
@@ -165,19 +159,9 @@ def noise_summary(con: duckdb.DuckDBPyConnection, tenant: str, top: int = 10) ->
         "SELECT count(*), coalesce(sum(analyst_hours_benign), 0) FROM rule_noise WHERE tenant = ?", [tenant]
     ).fetchall()[0]
     recommended = con.execute("SELECT count(*) FROM tuning_recommendations WHERE tenant = ?", [tenant]).fetchall()[0][0]
-    lines = [
-        "| rank | rule | owner | alerts | benign rate (90% interval) | analyst hours on benign |",
-        "|---:|---|---|---:|---|---:|",
-    ]
-    for r in rules:
-        lines.append(
-            f"| {r['noise_rank']} | {_md(r['rule_name'])} | {_md(r['owner'])} | {r['alerts']} | "
-            f"{r['benign_rate']:.0%} ({r['benign_rate_low']:.0%}–{r['benign_rate_high']:.0%}) | "
-            f"{r['analyst_hours_benign']:.1f} |"
-        )
     return {
         "rules": int(totals[0]),
         "analyst_hours_benign": float(totals[1]),
         "recommendations": int(recommended),
-        "top_rules_markdown": "\n".join(lines),
+        "top_rules_markdown": render_markdown("noise_summary.md.j2", rules=rules),
     }
