@@ -3,6 +3,7 @@
 -- grain: one row per staged firewall event
 -- key: tenant, day, device_id, timestamp, report_id, action_type
 -- depends_on: device_events, fw_macros
+-- params: firewall_action_types
 -- catch_up: event_days
 -- description: One row per firewall event with its derived direction, addresses, program, address class and service port.
 -- columns:
@@ -89,10 +90,7 @@ src AS (
              '$.Protocol']) AS af
     FROM device_events d
     JOIN changed c ON c.tenant = d.tenant AND c.day = d.day
-    WHERE d.action_type IN (
-        'FirewallInboundConnectionBlocked', 'FirewallOutboundConnectionBlocked',
-        'FirewallInboundConnectionToAppBlocked', 'FirewallServiceStopped'
-    )
+    WHERE list_contains(getvariable('firewall_action_types'), d.action_type)
 ),
 raw AS (
     SELECT
