@@ -203,8 +203,8 @@ def _model(block: dict[str, str], path: Path, group: str) -> Model:
 
 
 def parse_columns(text: str, where: str) -> tuple[Column, ...]:
-    """The `columns:` lines: `  name TYPE: meaning` (or `  name TYPE <- Source: meaning`), each
-    meaning going on over the lines indented deeper than its name."""
+    """The `columns:` lines (after the `--`): `   name TYPE: meaning` (or `   name TYPE <- Source:
+    meaning`), each meaning going on over the lines indented deeper than its name."""
     entries: list[str] = []
     for line in text.split("\n"):
         if not line.strip():
@@ -225,15 +225,16 @@ def parse_columns(text: str, where: str) -> tuple[Column, ...]:
             raise RegistryError(f"{where}: column {name} needs a meaning")
         columns.append(Column(name, type_, description or "", source or ""))
     names = [c.name for c in columns]
-    if len(set(names)) < len(names):
-        raise RegistryError(f"{where}: a column is listed twice")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise RegistryError(f"{where}: column {', '.join(twice)} listed twice")
     return tuple(columns)
 
 
 @dataclass
 class Registry:
     models: list[Model]
-    groups: dict[str, list[Path]] = field(default_factory=dict)  # group -> files in run order
+    groups: dict[str, list[Step]] = field(default_factory=dict)  # group -> files and Python steps in run order
 
     def __post_init__(self) -> None:
         by_name: dict[str, Model] = {}
