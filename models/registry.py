@@ -17,8 +17,20 @@ describe that model. A file may declare several models (a file of DDL, a scratch
 Kinds: `incremental` (rebuilt per changed tenant × day), `window` (rebuilt whole, sized by a
 window), `as_of` (one set of rows per as-of day, history kept), `seed` (a constant table),
 `scratch` (TEMP objects of one build, never published), `log` (append-only run log), `macros`,
-`ddl` (creates tables other models maintain) and `finding_rule` (a firewall finding rule: it
-inserts into `fw_candidates`, which `fw_findings` publishes).
+`ddl` (creates tables other models maintain), `insert` (adds rows to the models it `feeds`,
+creates nothing of its own) and `finding_rule` (a firewall finding rule: an insert into
+`fw_candidates`, which `fw_findings` publishes).
+
+More keys:
+- `columns:` one continuation line per column of a published table, `--   name TYPE: meaning`
+  (`--   name TYPE <- Source: meaning` names the source column of a staged table); a meaning may
+  go on over lines indented deeper (`--       …`). docs/warehouse.md is generated from them
+  (`python -m models.docs`), and a test holds them to the built warehouse's columns.
+- `phase:` for a group run in phases (tuning): `setup` once per build, `fit` once per backtest
+  origin and once live, `backtest` after each held-out fit, `report` after the live fit. A file
+  depends on nothing of a later phase.
+- `repeat_until: <model>.<column> = 0`: the file is run again until that one-row model of its
+  own says 0 (a fixpoint, e.g. merging account forms into identities), at most MAX_REPEATS times.
 
 Run order inside a group is a topological sort of the files: a file runs after the files that
 declare what it `depends_on`, and a reader of a table runs after every file that `feeds` (inserts
@@ -26,8 +38,9 @@ into) it; ties keep file-name order. A missing dependency, a cycle, an unknown k
 `getvariable('x')` whose `x` the file does not declare under `params:` is an error at load time,
 in one line naming the file.
 
-Models written by Python (the tuning group until its SQL headers land, the run logs) are declared
-in models/declared.py with the same fields.
+Models written by Python are declared in models/declared.py with the same fields. One that a
+group's build runs as a step (`python=` the step's name, e.g. the tuning group's Beta prior fit)
+is placed in the run order by its dependencies like a file; the run logs are written elsewhere.
 """
 
 from __future__ import annotations
@@ -42,10 +55,13 @@ from pathlib import Path
 MODELS_DIR = Path(__file__).resolve().parent
 SHARED = "shared"  # the group of models/macros.sql: run before every group
 SHARED_MACROS = MODELS_DIR / "macros.sql"
-KINDS = ("incremental", "window", "as_of", "seed", "scratch", "log", "macros", "ddl", "finding_rule")
+KINDS = ("incremental", "window", "as_of", "seed", "scratch", "log", "macros", "ddl", "insert", "finding_rule")
 # How catch_up (pipelines/warehouse/build.py) brings an older generation's table up to the published one
 CATCH_UP_RULES = ("log", "event_days", "incident_days", "partitions", "tenants", "alert_versions", "as_of", "whole")
-KEYS = ("model", "kind", "grain", "key", "depends_on", "feeds", "params", "catch_up", "stage_from", "description")
+KEYS = ("model", "kind", "grain", "key", "depends_on", "feeds", "params", "catch_up", "stage_from", "phase",
+        "repeat_until", "description", "columns")
+PHASES = ("setup", "fit", "backtest", "report")
+MAX_REPEATS = 50  # a repeat_until file that has not reached 0 by then is an error
 LIST_KEYS = ("key", "depends_on", "feeds", "params")
 # kinds whose model is a table of the warehouse file (published); the others are not
 TABLE_KINDS = ("incremental", "window", "as_of", "seed", "log")
@@ -55,11 +71,21 @@ RAW_PREFIX = "raw:"  # a lake table: `depends_on: raw:device_events`
 _LINE = re.compile(r"^--\s([a-z_]+):\s*(.*?)\s*$")
 _CONTINUED = re.compile(r"^--\s{3,}(\S.*?)\s*$")
 _KEYLIKE = re.compile(r"^--\s*([a-z_]+)\s*:")
+_COLUMN = re.compile(r"^([a-z_][a-z0-9_]*) ([A-Z][A-Z0-9_]*(?:\[\])?)(?: <- (.+?))?:(?: (.*))?$")
+_REPEAT = re.compile(r"^([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*) = 0$")
 _GETVARIABLE = re.compile(r"getvariable\(\s*'([A-Za-z_][A-Za-z0-9_]*)'\s*\)")
 
 
 class RegistryError(ValueError):
     """A header that cannot be used: a missing dependency, a cycle, a bad key. One line."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    description: str
+    source: str = ""  # the source column a staged table takes it from
 
 
 @dataclass(frozen=True)
@@ -75,7 +101,16 @@ class Model:
     params: tuple[str, ...] = ()
     catch_up: str | None = None
     stage_from: str | None = None  # raw table whose partitions this model's file stages
+    phase: str | None = None
+    repeat_until: str | None = None
+    columns: tuple[Column, ...] = ()
     file: Path | None = None  # None: declared in Python (models/declared.py)
+    python: str | None = None  # the build step (a function of the group) that writes it
+
+    @property
+    def is_step(self) -> bool:
+        """Run by its group's build in dependency order: a SQL file's model, or a Python step."""
+        return self.file is not None or self.python is not None
 
     @property
     def is_table(self) -> bool:
@@ -119,7 +154,7 @@ def parse_header(path: Path, group: str) -> list[Model]:
             continue
         c = _CONTINUED.match(line)
         if c and blocks and last_key:
-            blocks[-1][last_key] += " " + c.group(1)
+            blocks[-1][last_key] += ("\n" + line[2:]) if last_key == "columns" else (" " + c.group(1))
             continue
         break
     else:
@@ -156,14 +191,50 @@ def _model(block: dict[str, str], path: Path, group: str) -> Model:
     lists = {k: _split_list(block.get(k, "")) for k in LIST_KEYS}
     if kind == "finding_rule" and FINDING_CANDIDATES not in lists["feeds"]:
         lists["feeds"] = (*lists["feeds"], FINDING_CANDIDATES)
+    phase = block.get("phase") or None
+    if phase is not None and phase not in PHASES:
+        raise RegistryError(f"{where}: phase {phase!r} is not one of {', '.join(PHASES)}")
+    repeat = block.get("repeat_until") or None
+    if repeat is not None and not _REPEAT.match(repeat):
+        raise RegistryError(f"{where}: repeat_until is '<model>.<column> = 0', not {repeat!r}")
     return Model(name=name, kind=kind, group=group, description=block["description"], grain=block.get("grain", ""),
-                 catch_up=catch_up, stage_from=block.get("stage_from") or None, file=path, **lists)
+                 catch_up=catch_up, stage_from=block.get("stage_from") or None, phase=phase, repeat_until=repeat,
+                 columns=parse_columns(block.get("columns", ""), where), file=path, **lists)
+
+
+def parse_columns(text: str, where: str) -> tuple[Column, ...]:
+    """The `columns:` lines (after the `--`): `   name TYPE: meaning` (or `   name TYPE <- Source:
+    meaning`), each meaning going on over the lines indented deeper than its name."""
+    entries: list[str] = []
+    for line in text.split("\n"):
+        if not line.strip():
+            continue
+        if re.match(r"^ {3}\S", line):
+            entries.append(line.strip())
+        elif entries and line.startswith("    "):
+            entries[-1] += " " + line.strip()
+        else:
+            raise RegistryError(f"{where}: a column is '--   name TYPE: meaning' on its own line, not {line.strip()!r}")
+    columns = []
+    for entry in entries:
+        m = _COLUMN.match(entry)
+        if not m:
+            raise RegistryError(f"{where}: a column is 'name TYPE: meaning', not {entry[:60]!r}")
+        name, type_, source, description = m.groups()
+        if not description and not source:
+            raise RegistryError(f"{where}: column {name} needs a meaning")
+        columns.append(Column(name, type_, description or "", source or ""))
+    names = [c.name for c in columns]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise RegistryError(f"{where}: column {', '.join(twice)} listed twice")
+    return tuple(columns)
 
 
 @dataclass
 class Registry:
     models: list[Model]
-    groups: dict[str, list[Path]] = field(default_factory=dict)  # group -> files in run order
+    groups: dict[str, list[Step]] = field(default_factory=dict)  # group -> files and Python steps in run order
 
     def __post_init__(self) -> None:
         by_name: dict[str, Model] = {}
@@ -179,14 +250,39 @@ class Registry:
             for fed in m.feeds:
                 if fed not in by_name:
                     raise RegistryError(f"{m.where}: model {m.name} feeds {fed}, which no model declares")
-        files = sorted({(m.group, m.file) for m in self.models if m.file}, key=lambda gf: (gf[0], gf[1].name))
-        for group in dict.fromkeys(g for g, _ in files):
-            self.groups[group] = self._order(group, [f for g, f in files if g == group])
+            self._check_phase(m)
+            if m.repeat_until:
+                target = m.repeat_until.split(".")[0]
+                if target not in by_name or by_name[target].file != m.file:
+                    raise RegistryError(f"{m.where}: model {m.name} repeats until {target}, which its file does not "
+                                        "declare")
+        nodes = sorted({(m.group, _node(m)) for m in self.models if m.is_step}, key=lambda gn: (gn[0], _sort_name(gn[1])))
+        for group in dict.fromkeys(g for g, _ in nodes):
+            self.groups[group] = self._order(group, [n for g, n in nodes if g == group])
 
-    def _order(self, group: str, files: list[Path]) -> list[Path]:
-        """Kahn's topological sort of a group's files; ties (and macros first) in file-name order."""
-        models_of = {f: [m for m in self.models if m.file == f] for f in files}
-        file_of = {m.name: m.file for m in self.models if m.file in models_of}
+    def _check_phase(self, m: Model) -> None:
+        """Within a phased group, every step has a phase and reads nothing of a later one."""
+        phased = [x for x in self.models if x.group == m.group and x.phase]
+        if not phased or not m.is_step:
+            return
+        if m.phase is None:
+            raise RegistryError(f"{m.where}: model {m.name} needs 'phase:' one of {', '.join(PHASES)} "
+                                f"(its group {m.group} runs in phases)")
+        first = next(x for x in self.models if _node(x) == _node(m))
+        if first.phase != m.phase:
+            raise RegistryError(f"{m.where}: model {m.name} is of phase {m.phase}, {first.name} of the same file "
+                                f"of phase {first.phase}")
+        for dep in m.depends_on:
+            d = self.by_name.get(dep)
+            if d is not None and d.group == m.group and d.phase and PHASES.index(d.phase) > PHASES.index(m.phase):
+                raise RegistryError(f"{m.where}: model {m.name} of phase {m.phase} depends on {dep} of the later "
+                                    f"phase {d.phase}")
+
+    def _order(self, group: str, files: list[Step]) -> list[Step]:
+        """Kahn's topological sort of a group's files and Python steps; ties (and macros first) in
+        file-name order."""
+        models_of = {f: [m for m in self.models if m.is_step and _node(m) == f] for f in files}
+        file_of = {m.name: _node(m) for ms in models_of.values() for m in ms}
         feeders: dict[str, set[Path]] = {}
         for f, ms in models_of.items():
             for m in ms:
@@ -204,34 +300,50 @@ class Registry:
             if any(m.kind != "macros" for m in ms):  # macros of the group run first
                 needs[f] |= {g for g, gms in models_of.items() if g != f and all(x.kind == "macros" for x in gms)}
 
-        def rank(f: Path) -> tuple[int, str]:
-            return (0 if all(m.kind == "macros" for m in models_of[f]) else 1, f.name)
+        def rank(f: Step) -> tuple[int, str]:
+            return (0 if all(m.kind == "macros" for m in models_of[f]) else 1, _sort_name(f))
 
-        ready = [(rank(f), f) for f in files if not needs[f]]
+        ready = [(rank(f), i, f) for i, f in enumerate(files) if not needs[f]]
         heapq.heapify(ready)
-        order: list[Path] = []
+        index = {f: i for i, f in enumerate(files)}
+        order: list[Step] = []
         while ready:
-            _, f = heapq.heappop(ready)
+            _, _, f = heapq.heappop(ready)
             order.append(f)
             for g in files:
                 if f in needs[g]:
                     needs[g].discard(f)
                     if not needs[g]:
-                        heapq.heappush(ready, (rank(g), g))
+                        heapq.heappush(ready, (rank(g), index[g], g))
         if len(order) < len(files):
-            stuck = sorted(f.name for f in files if f not in order)
+            stuck = sorted(_sort_name(f) for f in files if f not in order)
             raise RegistryError(f"{group}: dependency cycle among {', '.join(stuck)}")
         return order
 
     # -- derived lists ------------------------------------------------------------------------
     def run_order(self, group: str) -> list[Path]:
-        return list(self.groups.get(group, []))
+        """The group's SQL files in run order."""
+        return [f for f in self.groups.get(group, []) if isinstance(f, Path)]
+
+    def steps(self, group: str, phase: str | None = None) -> list[Step]:
+        """The group's files and Python steps (their Model) in run order, of one phase if given."""
+        return [f for f in self.groups.get(group, []) if phase is None or self._phase_of(f) == phase]
+
+    def _phase_of(self, step: Step) -> str | None:
+        return step.phase if isinstance(step, Model) else next(m.phase for m in self.models if m.file == step)
 
     def tables(self, group: str | None = None) -> list[Model]:
         """The published tables (of one group), in run order: what Dagster, catch-up and docs list."""
         order = {f: i for g in self.groups.values() for i, f in enumerate(g)}
         tables = [m for m in self.models if m.is_table and (group is None or m.group == group)]
-        return sorted(tables, key=lambda m: (m.file is None, order.get(m.file, 0))) if group else tables
+        return sorted(tables, key=lambda m: (not m.is_step, order.get(_node(m), 0) if m.is_step else 0)) \
+            if group else tables
+
+    def scratch(self, group: str) -> list[str]:
+        """The group's scratch objects (TEMP tables of one build), in run order."""
+        order = {f: i for i, f in enumerate(self.groups.get(group, []))}
+        return [m.name for m in sorted((m for m in self.models if m.group == group and m.kind == "scratch"),
+                                       key=lambda m: order.get(_node(m), len(order)) if m.is_step else len(order))]
 
     def catch_up(self) -> dict[str, str]:
         return {m.name: m.catch_up for m in self.models if m.is_table and m.catch_up}
@@ -258,18 +370,29 @@ class Registry:
         return {p for m in self.models if m.group == group for p in m.params}
 
 
+Step = Path | Model  # a SQL file, or a Python step's model
+
+
+def _node(m: Model) -> Step:
+    return m.file if m.file is not None else m
+
+
+def _sort_name(step: Step) -> str:
+    return step.name
+
+
 def load(extra_dirs: Sequence[tuple[str, Path]] = (), root: Path = MODELS_DIR,
          declared: Iterable[Model] | None = None) -> Registry:
     """Parse every header under root/<group>/*.sql (plus root/macros.sql as group "shared") and
     add the Python declarations (models/declared.py unless `declared` is given). `extra_dirs` adds
     (group, directory) pairs: more model files of a group, e.g. a finding rule kept elsewhere."""
-    from models.declared import DECLARED, SQL_WITHOUT_HEADERS
+    from models.declared import DECLARED
 
     models: list[Model] = []
     if (root / "macros.sql").exists():
         models += parse_header(root / "macros.sql", SHARED)
     dirs = [(d.name, d) for d in sorted(root.iterdir())
-            if d.is_dir() and d.name not in SQL_WITHOUT_HEADERS and any(d.glob("*.sql"))]
+            if d.is_dir() and any(d.glob("*.sql"))]
     for group, directory in [*dirs, *extra_dirs]:
         for path in sorted(Path(directory).glob("*.sql")):
             models += parse_header(path, group)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from models import registry
-from models.registry import RegistryError, load, parse_header
+from models.registry import Model, RegistryError, load, parse_header
 from tests.fw_testlib import build_firewall, changed, raw_table, settings, stage_raw, staging_db
 
 pytestmark = pytest.mark.fast
@@ -128,6 +128,11 @@ def test_dependencies_order_files_against_their_names(tmp_path):
     ("-- Why: no header at all\n", "no model header"),
     ("-- model: x\n-- kind: scratch\n-- description: d\n--\nSELECT getvariable('as_of');\n",
      "reads getvariable as_of not declared under 'params:'"),
+    ("-- model: x\n-- kind: scratch\n-- phase: later\n-- description: d\n", "phase 'later' is not one of"),
+    ("-- model: x\n-- kind: scratch\n-- repeat_until: y\n-- description: d\n",
+     "repeat_until is '<model>.<column> = 0'"),
+    ("-- model: x\n-- kind: window\n-- catch_up: whole\n-- description: d\n-- columns:\n--   tenant: no type\n",
+     "a column is 'name TYPE: meaning'"),
 ])
 def test_a_bad_header_is_one_clear_error(tmp_path, header, message):
     path = _write(tmp_path, "10_x.sql", header + "--\nSELECT 1;\n")
@@ -142,11 +147,91 @@ def test_a_header_value_may_continue_over_lines(tmp_path):
     assert parse_header(path, "g")[0].description == "one two"
 
 
-def test_every_sql_file_of_the_firewall_and_staging_groups_declares_itself():
+def test_every_sql_file_of_every_group_declares_itself():
     models = registry.default()
-    for group in ("staging", "firewall"):
+    for group in ("staging", "firewall", "tuning"):
         files = sorted((registry.MODELS_DIR / group).glob("*.sql"))
         assert sorted(models.run_order(group)) == files
+
+
+def _names(steps) -> list[str]:
+    return [s.name for s in steps]
+
+
+def test_the_tuning_phases_and_python_steps_come_from_the_headers():
+    models = registry.default()
+    fit = _names(models.steps("tuning", "fit"))
+    # the prior fit is placed by what it reads (the per-rule counts), not by a file name
+    assert fit.index("20_rule_label_counts.sql") < fit.index("tuning_rule_priors")
+    assert fit[0] == "10_alert_labels.sql" and fit[-1] == "35_exclusion_shapes.sql"
+    assert fit.index("27_account_identities.sql") < fit.index("28_account_identity_step.sql") \
+        < fit.index("29_true_positive_guard.sql")
+    assert set(_names(models.steps("tuning", "setup"))) == {"39_backtest_fitted_table.sql", "tuning_subject_patterns"}
+    assert _names(models.steps("tuning", "backtest")) == ["40_backtest_exclusions.sql"]
+    assert set(_names(models.steps("tuning", "report"))) == {"50_tuning_backtest.sql", "60_rule_noise.sql",
+                                                             "70_rule_top_entities.sql", "80_tuning_recommendations.sql"}
+    assert models.by_name["tuning_account_identity_next"].repeat_until == "tuning_account_identity_changes.changed = 0"
+
+
+def test_the_tuning_build_lists_its_tables_and_scratch_from_the_registry():
+    import models.tuning as tuning
+
+    # the lists models/tuning/__init__.py kept by hand before the headers declared them
+    assert set(tuning.PUBLISHED) == {"alert_labels", "rule_noise", "rule_top_entities", "tuning_exclusion_candidates",
+                                     "tuning_recommendations", "tuning_backtest", "tuning_backtest_exclusions",
+                                     "tuning_rule_priors"}
+    assert set(tuning.SCRATCH) >= {
+        "tuning_rule_label_counts", "tuning_backtest_fitted", "tuning_rule_queries", "tuning_rule_query_literals",
+        "tuning_subject_patterns", "tuning_candidates_judged", "tuning_passing", "tuning_passing_alerts",
+        "tuning_tp_alerts", "tuning_account_forms", "tuning_account_edges", "tuning_account_identity",
+        "tuning_account_identity_next", "tuning_account_identity_changes", "tuning_tp_incident_entities",
+        "tuning_tp_guard_entities", "tuning_tp_guard_pairs", "tuning_analytic_rules", "tuning_tier0_hosts_seen"}
+    assert not set(tuning.SCRATCH) & set(tuning.PUBLISHED)
+    steps = {m.python for m in registry.default().models if m.group == "tuning" and m.python}
+    assert steps == set(tuning.STEPS)
+
+
+def _scratch(name: str, **fields) -> str:
+    lines = [f"-- model: {name}", "-- kind: scratch"] + [f"-- {k}: {v}" for k, v in fields.items()]
+    return "\n".join([*lines, f"-- description: {name}", "--", "SELECT 1;", ""])
+
+
+def test_a_python_step_runs_after_what_it_depends_on_whatever_the_names(tmp_path):
+    root = tmp_path / "models"
+    _write(root / "g", "1_first.sql", _scratch("first", phase="fit"))
+    _write(root / "g", "9_last.sql", _scratch("last", phase="fit", depends_on="fitted"))
+    _write(root / "g", "5_input.sql", _scratch("counts", phase="fit"))
+    step = Model(name="fitted", kind="scratch", group="g", phase="fit", python="fit", depends_on=("counts",),
+                 description="d")
+    order = _names(load(root=root, declared=[step]).steps("g", "fit"))
+    assert order.index("5_input.sql") < order.index("fitted") < order.index("9_last.sql")
+
+
+def test_a_step_reading_a_later_phase_is_one_line_naming_the_file(tmp_path):
+    root = tmp_path / "models"
+    _write(root / "g", "1_report.sql", _scratch("report", phase="report"))
+    path = _write(root / "g", "2_fit.sql", _scratch("fit", phase="fit", depends_on="report"))
+    with pytest.raises(RegistryError) as err:
+        load(root=root, declared=())
+    assert str(err.value) == f"{path}: model fit of phase fit depends on report of the later phase report"
+
+
+def test_a_phased_group_needs_a_phase_on_every_file(tmp_path):
+    root = tmp_path / "models"
+    _write(root / "g", "1_a.sql", _scratch("a", phase="fit"))
+    path = _write(root / "g", "2_b.sql", _scratch("b"))
+    with pytest.raises(RegistryError, match=r"model b needs 'phase:'") as err:
+        load(root=root, declared=())
+    assert str(err.value).startswith(f"{path}: ")
+
+
+def test_columns_are_one_line_each_and_may_go_on(tmp_path):
+    path = _write(tmp_path, "10_x.sql", "-- model: x\n-- kind: window\n-- catch_up: whole\n-- description: d\n"
+                  "-- columns:\n--   tenant VARCHAR: tenant name\n--   day DATE <- `Timestamp`: the UTC day,\n"
+                  "--     of the event\n--\nSELECT 1;\n")
+    columns = parse_header(path, "g")[0].columns
+    assert [(c.name, c.type, c.source, c.description) for c in columns] == [
+        ("tenant", "VARCHAR", "", "tenant name"), ("day", "DATE", "`Timestamp`", "the UTC day, of the event")]
 
 
 def test_catch_up_rules_and_dagster_tables_come_from_the_registry():
@@ -184,4 +269,6 @@ def test_dagster_lists_the_tables_in_the_order_and_with_the_deps_they_had():
     assert list(STAGING_TABLES) == ["device_events", "alerts", "alert_entities", "incident_history", "incidents",
                                     "incident_alerts", "quarantine", "load_log"]
     assert registry.default().external_deps("firewall") == ["device_events"]
-    assert registry.default().external_deps("tuning") == ["alerts", "alert_entities", "incidents", "incident_alerts"]
+    # incident_history too, since the tuning headers declare what their SQL reads (labels, the guard, triage times)
+    assert registry.default().external_deps("tuning") == ["alerts", "incident_alerts", "incident_history",
+                                                          "alert_entities", "incidents"]

@@ -4,6 +4,11 @@
 -- key: port
 -- catch_up: whole
 -- description: Well-known port → service name seed table used by the firewall models.
+-- columns:
+--   port INTEGER: port number (TCP or UDP)
+--   service VARCHAR: service name: `ssh`, `rdp`, `smb`, `winrm`, `https`, …; joined as `fw_daily.service`
+--   is_sensitive BOOLEAN: a management or sensitive service (remote access, file sharing, directory, databases):
+--     public inbound blocks on it raise `public_inbound_exposure`
 --
 -- Seed: one row per well-known port. Why: findings and the report name services (rdp, smb, …)
 -- and public_inbound_exposure needs the list of management/sensitive ports in one place.

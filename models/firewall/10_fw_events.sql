@@ -3,8 +3,38 @@
 -- grain: one row per staged firewall event
 -- key: tenant, day, device_id, timestamp, report_id, action_type
 -- depends_on: device_events, fw_macros
+-- params: firewall_action_types
 -- catch_up: event_days
 -- description: One row per firewall event with its derived direction, addresses, program, address class and service port.
+-- columns:
+--   tenant VARCHAR: tenant name
+--   day DATE: `device_events.day` (UTC day of `timestamp`)
+--   timestamp TIMESTAMPTZ: `device_events.timestamp`
+--   device_id VARCHAR: `device_events.device_id`
+--   device_name VARCHAR: `device_events.device_name`
+--   action_type VARCHAR: one of the four firewall ActionTypes above
+--   report_id BIGINT: `device_events.report_id`; with `device_id` and `timestamp` it finds the row in Advanced
+--     Hunting
+--   direction VARCHAR: `outbound` (FirewallOutboundConnectionBlocked), `none` (FirewallServiceStopped), `inbound`
+--     (the two inbound ActionTypes)
+--   remote_ip VARCHAR: `remote_ip` (else `additional_fields.RemoteAddress`) through `fw_ip_norm`: lower-case,
+--     trimmed, IPv6 zone id and brackets removed, `::ffff:a.b.c.d` → `a.b.c.d`; `''` when absent
+--   local_ip VARCHAR: `local_ip` (else `LocalAddress`), normalised the same way; `''` when absent
+--   remote_port INTEGER: `remote_port` (else `additional_fields.RemotePort`); NULL when neither
+--   local_port INTEGER: `local_port` (else `additional_fields.LocalPort`); NULL when neither
+--   process VARCHAR: the program: `initiating_process_folder_path` + `initiating_process_file_name`, lower-case,
+--     with machine/user prefixes folded (`%windir%\`, `%programfiles%\`, `%programfiles(x86)%\`, `%userprofile%\`) so
+--     one program groups together on every device; `''` when both are empty
+--   process_name VARCHAR: lower-case `initiating_process_file_name`; `''` when absent
+--   profile VARCHAR: firewall profile from `additional_fields.Profile` / `Profiles` (`Domain`, `Private`, `Public`);
+--     NULL when not reported
+--   protocol VARCHAR: `additional_fields.Protocol` upper-cased, IANA numbers 6 / 17 / 1 shown as `TCP` / `UDP` /
+--     `ICMP`; `''` when not reported
+--   remote_class VARCHAR: class of `remote_ip`: `public`, `private` (RFC 1918, 100.64/10 CGNAT, IPv6 fc00::/7),
+--     `loopback`, `link-local`, `multicast`, `broadcast`, `reserved` (240/4), `unspecified` (empty, 0/8, `::`),
+--     `invalid`; documentation ranges count as `public`
+--   service_port INTEGER: the port of the service involved: `remote_port` for outbound blocks, `local_port`
+--     otherwise (the listening port of an inbound block)
 --
 -- fw_events: one row per staged firewall event (device_events row with a Firewall* ActionType) with
 -- the derived fields every firewall model groups by. Why: the derivations (address normalisation
@@ -60,10 +90,7 @@ src AS (
              '$.Protocol']) AS af
     FROM device_events d
     JOIN changed c ON c.tenant = d.tenant AND c.day = d.day
-    WHERE d.action_type IN (
-        'FirewallInboundConnectionBlocked', 'FirewallOutboundConnectionBlocked',
-        'FirewallInboundConnectionToAppBlocked', 'FirewallServiceStopped'
-    )
+    WHERE list_contains(getvariable('firewall_action_types'), d.action_type)
 ),
 raw AS (
     SELECT

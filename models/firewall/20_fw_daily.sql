@@ -5,6 +5,31 @@
 -- depends_on: fw_events, fw_port_services
 -- catch_up: event_days
 -- description: Daily rollup of blocked connections per device, direction, process, service port and remote class.
+-- columns:
+--   tenant VARCHAR: tenant name
+--   day DATE: UTC day of the events
+--   device_id VARCHAR: Defender device id
+--   device_name VARCHAR: the device's name on its latest event of the group
+--   direction VARCHAR: `inbound`, `outbound`, `none` (as `fw_events.direction`)
+--   action_type VARCHAR: firewall ActionType
+--   process VARCHAR: normalised program path (`fw_events.process`); `''` when unknown
+--   process_name VARCHAR: lower-case file name (`fw_events.process_name`); `''` when unknown
+--   service_port INTEGER: `fw_events.service_port`: the local port of inbound blocks, the remote port of outbound
+--     ones; NULL when not reported
+--   service VARCHAR: `fw_port_services.service` of `service_port`; NULL for ports not in the seed
+--   protocol VARCHAR: `TCP`, `UDP`, `ICMP`, …; `''` when not reported
+--   remote_class VARCHAR: address class of the remote address (`fw_events.remote_class`)
+--   profile VARCHAR: a firewall profile the group's events reported: the alphabetically greatest one (`Public` >
+--     `Private` > `Domain`) when several; NULL when none
+--   events BIGINT: blocked events (rows of `fw_events`) in the group
+--   remote_ips BIGINT: distinct non-empty normalised remote addresses in the group
+--   peer_ports BIGINT: distinct non-service ports in the group (remote ports of inbound blocks, local ports of
+--     outbound ones); 0 when none reported
+--   first_seen TIMESTAMPTZ: first event of the group (UTC)
+--   last_seen TIMESTAMPTZ: last event of the group (UTC)
+--   sample_timestamp TIMESTAMPTZ: the group's first event by (timestamp, device_id, report_id): its `Timestamp` …
+--   sample_device_id VARCHAR: … its `DeviceId` …
+--   sample_report_id BIGINT: … and its `ReportId`: the pivot back to `device_events` / Advanced Hunting
 --
 -- fw_daily: one row per tenant × day × device × direction × action_type × process (normalised path)
 -- × service_port × protocol × remote_class. Why: every baseline, finding and report chart reads this

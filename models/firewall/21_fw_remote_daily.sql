@@ -5,6 +5,22 @@
 -- depends_on: fw_events
 -- catch_up: event_days
 -- description: Daily rollup per remote address: devices and events it was blocked on (scanner detection).
+-- columns:
+--   tenant VARCHAR: tenant name
+--   day DATE: UTC day of the events
+--   direction VARCHAR: `inbound` or `outbound`
+--   remote_ip VARCHAR: normalised remote address (`fw_events.remote_ip`), never empty
+--   remote_class VARCHAR: its class (`fw_events.remote_class`)
+--   events BIGINT: blocked events with this address that day
+--   devices BIGINT: distinct devices that blocked it that day
+--   local_ports BIGINT: distinct local ports it was blocked on
+--   top_local_port INTEGER: the most frequent local port (the mode); NULL when none reported. Ties are broken
+--     arbitrarily, so on a tie two builds of the same data can show different ports
+--   first_seen TIMESTAMPTZ: first event (UTC)
+--   last_seen TIMESTAMPTZ: last event (UTC)
+--   sample_timestamp TIMESTAMPTZ: first event by (timestamp, device_id, report_id): its `Timestamp` …
+--   sample_device_id VARCHAR: … `DeviceId` …
+--   sample_report_id BIGINT: … and `ReportId`
 --
 -- fw_remote_daily: one row per tenant × day × direction × remote address (non-empty) × remote_class.
 -- Why: "one address hitting many devices" needs distinct devices per address, which fw_daily

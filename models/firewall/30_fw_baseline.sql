@@ -6,6 +6,31 @@
 -- params: as_of, baseline_days, tenants
 -- catch_up: whole
 -- description: Trailing-window baseline per device and fleet: days seen, median, p95, MAD.
+-- columns:
+--   tenant VARCHAR: tenant name
+--   as_of DATE: the run day this baseline serves (not part of the window)
+--   window_start DATE: `as_of` − `baseline_days`
+--   window_end DATE: `as_of` − 1
+--   scope VARCHAR: `device` (one device) or `fleet` (all the tenant's devices summed per day)
+--   level VARCHAR: `pattern` (full key) or `direction` (direction only)
+--   device_id VARCHAR: the device for `device` scope; NULL for `fleet`
+--   direction VARCHAR: `inbound`, `outbound`, `none`
+--   action_type VARCHAR: pattern key; NULL at `direction` level
+--   process VARCHAR: pattern key (normalised program path); NULL at `direction` level
+--   service_port INTEGER: pattern key (`fw_daily.service_port`); NULL at `direction` level or when not reported
+--   protocol VARCHAR: pattern key; NULL at `direction` level
+--   remote_class VARCHAR: pattern key; NULL at `direction` level
+--   window_days INTEGER: the tenant's reporting days in the window: the number of daily values the statistics are
+--     over
+--   days_seen INTEGER: days in the window with at least one event of this key
+--   devices_seen INTEGER: 1 for `device` scope; for `fleet`, distinct devices with this key in the window
+--   events BIGINT: events of this key in the window (sum of `fw_daily.events`)
+--   median DOUBLE: median of the daily counts, events per day (zero-filled over `window_days`)
+--   p95 DOUBLE: 95th percentile of the daily counts, linear interpolation (`quantile_cont`), events per day
+--   mad DOUBLE: median absolute deviation of the daily counts from `median`, unscaled, events per day
+--     (`volume_spike` scales it by 1.4826 and floors it at `spike_mad_floor` and 0.1 × median)
+--   first_seen TIMESTAMPTZ: first event of this key in the window
+--   last_seen TIMESTAMPTZ: last event of this key in the window
 --
 -- fw_baseline: one row per tenant × scope ('device' | 'fleet') × level × key, where level 'pattern'
 -- keys the full fw_daily pattern (direction, action_type, process, service_port, protocol, remote_class)

@@ -6,6 +6,41 @@
 -- params: as_of, tenants
 -- catch_up: as_of
 -- description: Firewall hardening findings for the run's day, with drafts and hunting KQL.
+-- columns:
+--   tenant VARCHAR: tenant name
+--   finding_id VARCHAR: md5 (32 hex digits) of the finding's identity: tenant, finding_type, scope, device_id,
+--     direction, process, local_port, remote_port, remote_ip and, for `remote_scanner`, the scan day; not `as_of`, so
+--     the same issue keeps its id night after night
+--   as_of DATE: the run day; the recent window ends on it
+--   finding_type VARCHAR: one of the eight types above
+--   severity VARCHAR: `high`, `medium`, `low` (table above)
+--   scope VARCHAR: `device` (one device) or `fleet` (several devices of the tenant)
+--   device_id VARCHAR: the device of a `device`-scope finding; NULL for `fleet`
+--   device_name VARCHAR: its latest name; NULL for `fleet`
+--   direction VARCHAR: `inbound`, `outbound`, `none` (`firewall_service_stopped`); NULL for `audit_gap`
+--   process VARCHAR: the program (normalised path as in `fw_events.process`) for `app_blocked_inbound`,
+--     `new_pattern`, `outbound_blocked_app`, and `public_inbound_exposure` when one program was involved; else NULL
+--   process_name VARCHAR: its lower-case file name; NULL when none
+--   local_port INTEGER: the blocked local port (`public_inbound_exposure`, inbound `new_pattern`); the most frequent
+--     one for `remote_scanner` (`fw_remote_daily.top_local_port`, arbitrary on a tie); else NULL
+--   remote_port INTEGER: the remote service port of an outbound `new_pattern`; else NULL
+--   remote_class VARCHAR: class of the remote addresses involved (`mixed` for a `new_pattern` spanning several);
+--     NULL when not address-based
+--   remote_ip VARCHAR: the scanning address (`remote_scanner`); else NULL
+--   events BIGINT: blocked events behind the finding in its evidence window (`volume_spike`: the `as_of`-day count;
+--     `audit_gap`: the events before the device went silent)
+--   devices BIGINT: distinct devices involved
+--   remote_ips BIGINT: distinct remote addresses involved (0 or NULL when not address-based)
+--   first_seen TIMESTAMPTZ: first event of the evidence (UTC)
+--   last_seen TIMESTAMPTZ: last event of the evidence (UTC)
+--   explanation VARCHAR: one sentence with the numbers that made it fire
+--   suggested_action VARCHAR: what to do about it
+--   powershell VARCHAR: a draft to review, not to run blindly: `New-NetFirewallRule …` (exposure, scanner, app,
+--     outbound), `Set-Service`/`Start-Service mpssvc` (service stopped), `auditpol` lines (audit gap); every value
+--     quoted with `ps_str`; NULL for `new_pattern` and `volume_spike`, which need a decision first
+--   hunting_kql VARCHAR: an Advanced Hunting query on `DeviceEvents` for the evidence window, ActionTypes, device,
+--     program, ports and address of the finding (addresses matched in plain and `::ffff:` form), projecting Timestamp,
+--     DeviceId, ReportId, …; literals escaped with `kql_str`
 --
 -- fw_findings: one row per finding per tenant and as_of (history is kept: one set per nightly run).
 -- Why: the deliverable of the firewall models: what to look at, why, a rule draft and a hunting query

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import duckdb
 
+import vocab
 from models import registry
 from models.firewall.thresholds import FirewallThresholds
 from models.registry import Registry
@@ -78,6 +79,8 @@ def build(con: duckdb.DuckDBPyConnection, ctx: ModelContext, thresholds: Firewal
         "as_of": ctx.as_of,
         "baseline_days": ctx.settings.baseline_days,
         "tenants": ctx.tenants,
+        # which device_events rows are firewall events: the sources' own list, not a copy in SQL
+        "firewall_action_types": list(vocab.FIREWALL_ACTION_TYPES),
         **(thresholds or FirewallThresholds()).params(),
     }
     run_group(con, GROUP, params, models)

@@ -7,6 +7,92 @@
 -- params: tenant, day
 -- catch_up: event_days
 -- description: One row per firewall DeviceEvents event (tenant × device × time × ReportId × ActionType).
+-- columns:
+--   tenant VARCHAR <- (config): tenant name from hunthouse.toml
+--   day DATE <- (partition): UTC day of `Timestamp`
+--   timestamp TIMESTAMPTZ <- `Timestamp`: when the event was recorded on the device (UTC); places the row in its
+--     `day`
+--   device_id VARCHAR <- `DeviceId`: Defender device id (stable across renames)
+--   device_name VARCHAR <- `DeviceName`: device FQDN
+--   action_type VARCHAR <- `ActionType`: `FirewallInboundConnectionBlocked`, `FirewallOutboundConnectionBlocked`,
+--     `FirewallInboundConnectionToAppBlocked`, `FirewallServiceStopped` (all ActionTypes when `all_device_events` is
+--     set)
+--   file_name VARCHAR <- `FileName`: as in Defender advanced hunting
+--   folder_path VARCHAR <- `FolderPath`: as in Defender advanced hunting
+--   sha1 VARCHAR <- `SHA1`: as in Defender advanced hunting
+--   sha256 VARCHAR <- `SHA256`: as in Defender advanced hunting
+--   md5 VARCHAR <- `MD5`: as in Defender advanced hunting
+--   file_size BIGINT <- `FileSize`: as in Defender advanced hunting
+--   account_domain VARCHAR <- `AccountDomain`: as in Defender advanced hunting
+--   account_name VARCHAR <- `AccountName`: as in Defender advanced hunting
+--   account_sid VARCHAR <- `AccountSid`: as in Defender advanced hunting
+--   remote_url VARCHAR <- `RemoteUrl`: as in Defender advanced hunting
+--   remote_device_name VARCHAR <- `RemoteDeviceName`: as in Defender advanced hunting
+--   process_id BIGINT <- `ProcessId`: as in Defender advanced hunting
+--   process_command_line VARCHAR <- `ProcessCommandLine`: as in Defender advanced hunting
+--   process_creation_time TIMESTAMPTZ <- `ProcessCreationTime`: as in Defender advanced hunting
+--   process_token_elevation VARCHAR <- `ProcessTokenElevation`: as in Defender advanced hunting
+--   logon_id BIGINT <- `LogonId`: as in Defender advanced hunting
+--   registry_key VARCHAR <- `RegistryKey`: as in Defender advanced hunting
+--   registry_value_name VARCHAR <- `RegistryValueName`: as in Defender advanced hunting
+--   registry_value_data VARCHAR <- `RegistryValueData`: as in Defender advanced hunting
+--   remote_ip VARCHAR <- `RemoteIP`: remote address; empty for ToApp rows; may be IPv6 or `::ffff:`-mapped IPv4
+--   remote_port INTEGER <- `RemotePort`: remote port
+--   local_ip VARCHAR <- `LocalIP`: local address
+--   local_port INTEGER <- `LocalPort`: local port (the listening port for inbound blocks)
+--   file_origin_url VARCHAR <- `FileOriginUrl`: as in Defender advanced hunting
+--   file_origin_ip VARCHAR <- `FileOriginIP`: as in Defender advanced hunting
+--   initiating_process_sha1 VARCHAR <- `InitiatingProcessSHA1`: as in Defender advanced hunting
+--   initiating_process_sha256 VARCHAR <- `InitiatingProcessSHA256`: as in Defender advanced hunting
+--   initiating_process_md5 VARCHAR <- `InitiatingProcessMD5`: as in Defender advanced hunting
+--   initiating_process_file_name VARCHAR <- `InitiatingProcessFileName`: process the block applies to
+--   initiating_process_file_size BIGINT <- `InitiatingProcessFileSize`: as in Defender advanced hunting
+--   initiating_process_folder_path VARCHAR <- `InitiatingProcessFolderPath`: its full path
+--   initiating_process_id BIGINT <- `InitiatingProcessId`: as in Defender advanced hunting
+--   initiating_process_command_line VARCHAR <- `InitiatingProcessCommandLine`: as in Defender advanced hunting
+--   initiating_process_creation_time TIMESTAMPTZ <- `InitiatingProcessCreationTime`: as in Defender advanced hunting
+--   initiating_process_account_domain VARCHAR <- `InitiatingProcessAccountDomain`: as in Defender advanced hunting
+--   initiating_process_account_name VARCHAR <- `InitiatingProcessAccountName`: as in Defender advanced hunting
+--   initiating_process_account_sid VARCHAR <- `InitiatingProcessAccountSid`: as in Defender advanced hunting
+--   initiating_process_account_upn VARCHAR <- `InitiatingProcessAccountUpn`: as in Defender advanced hunting
+--   initiating_process_account_object_id VARCHAR <- `InitiatingProcessAccountObjectId`: as in Defender advanced
+--     hunting
+--   initiating_process_version_info_company_name VARCHAR <- `InitiatingProcessVersionInfoCompanyName`: as in
+--     Defender advanced hunting
+--   initiating_process_version_info_product_name VARCHAR <- `InitiatingProcessVersionInfoProductName`: as in
+--     Defender advanced hunting
+--   initiating_process_version_info_product_version VARCHAR <- `InitiatingProcessVersionInfoProductVersion`: as in
+--     Defender advanced hunting
+--   initiating_process_version_info_internal_file_name VARCHAR <- `InitiatingProcessVersionInfoInternalFileName`: as
+--     in Defender advanced hunting
+--   initiating_process_version_info_original_file_name VARCHAR <- `InitiatingProcessVersionInfoOriginalFileName`: as
+--     in Defender advanced hunting
+--   initiating_process_version_info_file_description VARCHAR <- `InitiatingProcessVersionInfoFileDescription`: as in
+--     Defender advanced hunting
+--   initiating_process_parent_id BIGINT <- `InitiatingProcessParentId`: as in Defender advanced hunting
+--   initiating_process_parent_file_name VARCHAR <- `InitiatingProcessParentFileName`: as in Defender advanced
+--     hunting
+--   initiating_process_parent_creation_time TIMESTAMPTZ <- `InitiatingProcessParentCreationTime`: as in Defender
+--     advanced hunting
+--   initiating_process_logon_id BIGINT <- `InitiatingProcessLogonId`: as in Defender advanced hunting
+--   report_id BIGINT <- `ReportId`: per-device repeating counter; unique only with device and time
+--   app_guard_container_id VARCHAR <- `AppGuardContainerId`: as in Defender advanced hunting
+--   additional_fields JSON <- `AdditionalFields`: JSON: `LocalAddress`, `LocalPort`, `RemoteAddress`, `RemotePort`,
+--     `Direction`, `Profile`/`Profiles`, …; NULL when the event has none (`''` at the source, e.g.
+--     `FirewallServiceStopped`); text that is not JSON (only from a lake written outside extract) is kept as a JSON
+--     string
+--   initiating_process_session_id BIGINT <- `InitiatingProcessSessionId`: as in Defender advanced hunting
+--   is_initiating_process_remote_session BOOLEAN <- `IsInitiatingProcessRemoteSession`: as in Defender advanced
+--     hunting
+--   initiating_process_remote_session_device_name VARCHAR <- `InitiatingProcessRemoteSessionDeviceName`: as in
+--     Defender advanced hunting
+--   initiating_process_remote_session_ip VARCHAR <- `InitiatingProcessRemoteSessionIP`: as in Defender advanced
+--     hunting
+--   created_process_session_id BIGINT <- `CreatedProcessSessionId`: as in Defender advanced hunting
+--   is_process_remote_session BOOLEAN <- `IsProcessRemoteSession`: as in Defender advanced hunting
+--   process_remote_session_device_name VARCHAR <- `ProcessRemoteSessionDeviceName`: as in Defender advanced hunting
+--   process_remote_session_ip VARCHAR <- `ProcessRemoteSessionIP`: as in Defender advanced hunting
+--   time_generated TIMESTAMPTZ <- `TimeGenerated`: ingestion time (Sentinel); null from Defender's hunting API
 --
 -- Stage one lake partition of DeviceEvents into device_events.
 -- Grain: one row per event, key (tenant, device_id, timestamp, report_id, action_type): ReportId is

@@ -7,6 +7,37 @@
 -- params: tenant, day
 -- catch_up: alert_versions
 -- description: Latest row per SecurityAlert, with the analytic rule id and name parsed from ExtendedProperties.
+-- columns:
+--   tenant VARCHAR <- (config): tenant name
+--   day DATE <- (partition): UTC day of `TimeGenerated` of the kept version
+--   system_alert_id VARCHAR <- `SystemAlertId`: alert id; `SecurityIncident.AlertIds` refers to it
+--   time_generated TIMESTAMPTZ <- `TimeGenerated`: when the alert row was written
+--   alert_name VARCHAR <- `AlertName`: alert name (for scheduled rules, the rule name at the time)
+--   display_name VARCHAR <- `DisplayName` / `AlertDisplayName`: display name
+--   severity VARCHAR <- `AlertSeverity` / `Severity`: Informational, Low, Medium, High
+--   alert_type VARCHAR <- `AlertType`: alert type
+--   status VARCHAR <- `Status`: New, InProgress, Resolved, Dismissed
+--   rule_id VARCHAR <- `ExtendedProperties."Analytic Rule Ids"`: first analytic rule id, lower-case, last `/`
+--     segment (falls back to alert type, then name)
+--   rule_ids VARCHAR[] <- same: every analytic rule id of the alert
+--   rule_name VARCHAR <- `ExtendedProperties."Analytic Rule Name"`: rule name for display (falls back to
+--     `AlertName`)
+--   product_name VARCHAR <- `ProductName`: e.g. Azure Sentinel, Microsoft Defender for Endpoint
+--   product_component_name VARCHAR <- `ProductComponentName`:
+--   provider_name VARCHAR <- `ProviderName`: e.g. ASI Scheduled Alerts
+--   vendor_name VARCHAR <- `VendorName`:
+--   vendor_original_id VARCHAR <- `VendorOriginalId`: the provider's alert id
+--   compromised_entity VARCHAR <- `CompromisedEntity`:
+--   confidence_level VARCHAR <- `ConfidenceLevel`:
+--   confidence_score DOUBLE <- `ConfidenceScore`: 0–1
+--   start_time TIMESTAMPTZ <- `StartTime` / `StartTimeUtc`: first event of the alert
+--   end_time TIMESTAMPTZ <- `EndTime` / `EndTimeUtc`: last event of the alert
+--   tactics VARCHAR <- `Tactics`: comma-separated MITRE tactics
+--   techniques VARCHAR <- `Techniques`: MITRE techniques
+--   description VARCHAR <- `Description`:
+--   alert_link VARCHAR <- `AlertLink`: portal link
+--   entities JSON <- `Entities`: the raw entity array (null when not valid JSON; see `quarantine`)
+--   extended_properties JSON <- `ExtendedProperties`: the raw properties object
 -- model: alert_entities
 -- kind: incremental
 -- grain: one row per resolved entity of an alert
@@ -16,6 +47,18 @@
 -- params: tenant, day
 -- catch_up: alert_versions
 -- description: One row per entity of an alert after $ref resolution, with a normalised entity key.
+-- columns:
+--   tenant VARCHAR <- (config): tenant name
+--   day DATE <- (partition): the alert's `day`
+--   system_alert_id VARCHAR <- `SystemAlertId`: the alert
+--   entity_ordinal INTEGER <- (derived): position among the alert's entities (document order of `$id`)
+--   entity_type VARCHAR <- entity `Type`: lower-case: account, host, ip, file, process, url, filehash, dns, …
+--   entity_key VARCHAR <- (derived): normalised lower-case key: `domain\name` or `name@upnsuffix` for accounts,
+--     short host name, IP address, `directory\name` for files, command line for processes, URL, `algorithm:value` for
+--     hashes
+--   entity_value VARCHAR <- (derived): the same value with original casing, for display
+--   properties JSON <- entity object: the entity's fields; nested entities replaced by `{"Type", "value"}` after
+--     resolving `$ref`
 --
 -- Stage one lake partition of SecurityAlert into alerts and alert_entities.
 -- Grain: alerts one row per (tenant, system_alert_id), the latest version in this partition (the

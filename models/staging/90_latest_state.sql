@@ -5,6 +5,36 @@
 -- depends_on: incident_history, alerts, alert_entities
 -- catch_up: tenants
 -- description: Latest state per incident, classification normalised to true/benign/false positive.
+-- columns:
+--   tenant VARCHAR <- (config): tenant name
+--   incident_number BIGINT <- `IncidentNumber`: sequential number per workspace (Graph: the numeric incident id)
+--   incident_name VARCHAR <- `IncidentName`: ARM resource name (Graph: the incident id)
+--   title VARCHAR <- `Title`:
+--   description VARCHAR <- `Description`:
+--   severity VARCHAR <- `Severity`:
+--   status VARCHAR <- `Status`: New, Active, Closed (Graph: active, inProgress, resolved, …)
+--   classification VARCHAR <- `Classification`: normalised: `true_positive`, `benign_positive` (also Graph
+--     `informationalExpectedActivity`), `false_positive`, `undetermined`; NULL while unclassified
+--   classification_raw VARCHAR <- `Classification`: the value as received
+--   classification_reason VARCHAR <- `ClassificationReason`: SuspiciousActivity, SuspiciousButExpected,
+--     IncorrectAlertLogic, InaccurateData
+--   classification_comment VARCHAR <- `ClassificationComment`:
+--   determination VARCHAR <- Graph `determination`: free text (the Graph enum is inconsistent across docs)
+--   owner VARCHAR <- `Owner.assignedTo`: assignee
+--   modified_by VARCHAR <- `ModifiedBy`: who made this change
+--   created_time TIMESTAMPTZ <- `CreatedTime`:
+--   first_modified_time TIMESTAMPTZ <- `FirstModifiedTime`: first change after creation (start of triage)
+--   last_modified_time TIMESTAMPTZ <- `LastModifiedTime`: the change this row describes
+--   closed_time TIMESTAMPTZ <- `ClosedTime`:
+--   first_activity_time TIMESTAMPTZ <- `FirstActivityTime`:
+--   last_activity_time TIMESTAMPTZ <- `LastActivityTime`:
+--   alert_ids VARCHAR[] <- `AlertIds`: the incident's alerts (`alerts.system_alert_id`)
+--   related_analytic_rule_ids VARCHAR[] <- `RelatedAnalyticRuleIds`: rule ids, lower-case last `/` segment
+--   labels JSON <- `Labels`: tags
+--   provider_name VARCHAR <- `ProviderName`:
+--   provider_incident_id VARCHAR <- `ProviderIncidentId`:
+--   incident_url VARCHAR <- `IncidentUrl`: portal link
+--   time_generated TIMESTAMPTZ <- `TimeGenerated`: when the row was written
 -- model: incident_alerts
 -- kind: incremental
 -- grain: one row per incident × alert of the latest incident state
@@ -12,6 +42,10 @@
 -- depends_on: incidents
 -- catch_up: tenants
 -- description: Incident → alert bridge of the latest incident state.
+-- columns:
+--   tenant VARCHAR: tenant name
+--   incident_number BIGINT: the incident
+--   system_alert_id VARCHAR: one of its alerts
 --
 -- Latest state across partitions, re-derived only for the alerts and incidents the run's staged
 -- partitions touched (temp tables restaged_alerts / restaged_incidents, created by

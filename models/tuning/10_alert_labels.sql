@@ -1,3 +1,36 @@
+-- model: alert_labels
+-- kind: window
+-- phase: fit
+-- grain: one row per alert of the fit window, with the label of its incident as of the cut-off
+-- key: tenant, system_alert_id
+-- depends_on: alerts, incident_alerts, incident_history
+-- params: fit_end_day, fit_days, automation_labels
+-- catch_up: whole
+-- description: Each alert with the label of its latest incident.
+-- columns:
+--   tenant VARCHAR: tenant name
+--   system_alert_id VARCHAR: the alert (`alerts.system_alert_id`)
+--   day DATE: `alerts.day` (UTC day of the alert's `time_generated`)
+--   time_generated TIMESTAMPTZ: `alerts.time_generated`
+--   rule_id VARCHAR: `alerts.rule_id`, the analytic rule; NULL when the alert has none
+--   rule_name VARCHAR: `alerts.rule_name`, else `alerts.alert_name`
+--   incident_number BIGINT: the alert's incident in the latest bridge (`incident_alerts`); in several incidents
+--     (merges), a true-positive one if any, else the most recently modified one; NULL when in none
+--   incident_created_time TIMESTAMPTZ: that incident's `created_time`
+--   incident_closed_time TIMESTAMPTZ: that incident's `closed_time`; NULL while open
+--   label VARCHAR: `true_positive`, `benign_positive`, `false_positive` (the incident's classification); NULL when
+--     unlabelled
+--   is_labelled BOOLEAN: `label` is not NULL
+--   is_benign BOOLEAN: `label` is `benign_positive` or `false_positive`
+--   is_true_positive BOOLEAN: `label` is `true_positive`
+--   label_source VARCHAR: who closed the incident (`modified_by` of its first `Closed` version before the cut-off):
+--     `automation` for an automation rule, playbook / Logic App or service principal (`Automation rule - …`, `Playbook
+--     - …`, `Logic App …`, `Application - …`, or a bare GUID: the portal's texts, not documented by Microsoft), else
+--     `analyst`; NULL when unlabelled
+--   is_undetermined BOOLEAN: the incident was closed `undetermined` (unlabelled, shown in rationales)
+--   is_evidence BOOLEAN: the label counts as a decision for exclusions: labelled and (`label_source` = `analyst`, or
+--     a true positive, or `[tuning] automation_labels` = true)
+--
 -- alert_labels: one row per (tenant, alert) raised before the fit cut-off, with the label its
 -- incident carried as of that cut-off.
 -- Grain: (tenant, system_alert_id). Every tuning model counts alerts by label, so the label is

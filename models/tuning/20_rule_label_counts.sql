@@ -1,3 +1,11 @@
+-- model: tuning_rule_label_counts
+-- kind: scratch
+-- phase: fit
+-- grain: tenant × analytic rule
+-- key: tenant, rule_id
+-- depends_on: alert_labels
+-- description: Labelled and benign alert counts per analytic rule: the input of the Beta prior fit.
+--
 -- tuning_rule_label_counts: labelled and benign alert counts per analytic rule.
 -- Grain: (tenant, rule_id). The input of the empirical-Bayes prior fit (models/tuning/prior.py),
 -- which needs one (benign, labelled) pair per rule; fit on the same cut-off as alert_labels.

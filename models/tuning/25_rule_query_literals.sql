@@ -1,3 +1,33 @@
+-- model: tuning_rule_queries
+-- kind: scratch
+-- phase: fit
+-- grain: tenant × analytic rule × query source
+-- key: tenant, rule_id, query_source
+-- depends_on: alerts
+-- params: fit_end_day, fit_days
+-- description: Each analytic rule's query text (today from its alerts' ExtendedProperties).
+-- model: tuning_analytic_rules
+-- kind: scratch
+-- phase: fit
+-- grain: tenant × analytic rule named by its alerts' "Analytic Rule Ids"
+-- key: tenant, rule_id
+-- depends_on: alerts
+-- description: The rules with a query a KQL clause can be pasted into (not product alerts).
+-- model: tuning_rule_query_literals
+-- kind: scratch
+-- phase: fit
+-- grain: tenant × analytic rule × string literal of its query
+-- key: tenant, rule_id, literal
+-- depends_on: tuning_rule_queries
+-- description: The lower-case string literals of each rule's query: the rule's subjects.
+-- model: tuning_tier0_hosts_seen
+-- kind: scratch
+-- phase: fit
+-- grain: tenant × host seen as a domain controller
+-- key: tenant, entity_key
+-- depends_on: alert_entities
+-- description: Hosts of alerts that carry krbtgt or touch the AD database: tier-0, never excluded alone.
+--
 -- tuning_rule_query_literals: the string literals of each analytic rule's query text, lower-case.
 -- Grain: (tenant, rule_id, literal). TEMP, scratch of the fit.
 -- Why: a value the query names ('vssadmin.exe', 'powershell.exe') is the rule's subject; excluding

@@ -1,3 +1,33 @@
+-- model: tuning_tp_alerts
+-- kind: scratch
+-- phase: fit
+-- grain: tenant × true-positive incident × alert, before the cut-off
+-- key: tenant, incident_number, system_alert_id
+-- depends_on: incident_alerts, incident_history
+-- params: fit_end_day, fit_days
+-- description: The alerts of every incident classified true positive before the cut-off.
+-- model: tuning_account_forms
+-- kind: scratch
+-- phase: fit
+-- grain: tenant × account entity key × form it is written in
+-- key: tenant, entity_key, form
+-- depends_on: alert_entities, tuning_tp_alerts
+-- description: Every form (domain\name, UPN, SID, object id) each account entity carries.
+-- model: tuning_account_edges
+-- kind: scratch
+-- phase: fit
+-- grain: tenant × pair of linked account forms, both ways
+-- key: tenant, form_a, form_b
+-- depends_on: tuning_account_forms
+-- description: Account forms one account entity links together.
+-- model: tuning_account_identity
+-- kind: scratch
+-- phase: fit
+-- grain: tenant × account form
+-- key: tenant, form
+-- depends_on: tuning_account_forms
+-- description: Each account form's identity (the connected component of its forms, merged by 28).
+--
 -- tuning_account_identity: every form an account is written in (domain\name, name@upn-suffix, SID,
 -- Entra object id, or the bare key), mapped to one identity per tenant.
 -- Grain: (tenant, form). TEMP, scratch of the fit. Why: alerts fill an account in whatever form

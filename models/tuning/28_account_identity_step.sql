@@ -1,3 +1,19 @@
+-- model: tuning_account_identity_next
+-- kind: scratch
+-- phase: fit
+-- grain: tenant × account form
+-- key: tenant, form
+-- depends_on: tuning_account_identity, tuning_account_edges
+-- feeds: tuning_account_identity
+-- repeat_until: tuning_account_identity_changes.changed = 0
+-- description: One label-propagation step: each form takes the smallest identity of its linked forms.
+-- model: tuning_account_identity_changes
+-- kind: scratch
+-- phase: fit
+-- grain: one row: how many forms changed identity in this step
+-- depends_on: tuning_account_identity_next
+-- description: The forms whose identity the last step changed (0: the identities are merged).
+--
 -- One label-propagation step of tuning_account_identity (see 27_account_identities.sql): every
 -- form takes the smallest identity among itself and the forms it is linked to. Repeated until no
 -- identity changes; tuning_account_identity_changes holds how many changed in this step.

@@ -1,3 +1,26 @@
+-- model: tuning_tp_incident_entities
+-- kind: scratch
+-- phase: fit
+-- grain: tenant × true-positive incident × alert × entity (accounts by identity)
+-- key: tenant, incident_number, system_alert_id, entity_type, guard_key
+-- depends_on: tuning_tp_alerts, alert_entities, tuning_account_identity
+-- params: fit_end_day
+-- description: The entities of every true-positive incident before the cut-off, keyed for the guard.
+-- model: tuning_tp_guard_entities
+-- kind: scratch
+-- phase: fit
+-- grain: tenant × entity type × guard key
+-- key: tenant, entity_type, guard_key
+-- depends_on: tuning_tp_incident_entities
+-- description: True-positive incidents and alerts per entity: an entity in any of them is never excluded.
+-- model: tuning_tp_guard_pairs
+-- kind: scratch
+-- phase: fit
+-- grain: tenant × pair of entities of two types in one true-positive incident
+-- key: tenant, entity_type_1, guard_key_1, entity_type_2, guard_key_2
+-- depends_on: tuning_tp_incident_entities
+-- description: True-positive incidents (and alerts) per pair of entities: a guarded pair is never excluded.
+--
 -- tuning_tp_guard_entities / tuning_tp_guard_pairs: what every true positive the tenant ever had
 -- carries, at the incident level, keyed for the guard.
 -- Grain: (tenant, entity_type, guard_key) and (tenant, type_1, key_1, type_2, key_2). TEMP.

@@ -1,3 +1,14 @@
+-- model: tuning_candidates_judged
+-- kind: scratch
+-- phase: fit
+-- grain: tenant × rule × single, pair or triple of entities with enough labelled alerts to judge
+-- key: tenant, rule_id, exclusion_kind, entity_type_1, entity_key_1, entity_type_2, entity_key_2, entity_type_3,
+--   entity_key_3
+-- depends_on: alert_labels, alert_entities, tuning_account_identity, tuning_tp_guard_entities, tuning_tp_guard_pairs,
+--   tuning_tp_incident_entities, tuning_subject_patterns, tuning_rule_query_literals, tuning_tier0_hosts_seen
+-- params: fit_end_day, fit_days, min_labelled_alerts, min_decisions, min_confidence, max_removed_share
+-- description: Every exclusion candidate of the fit with its evidence, guards, verdict and shape rank.
+--
 -- tuning_candidates_judged (TEMP; published with its shape choice by 35_exclusion_shapes.sql as
 -- tuning_exclusion_candidates): every single entity and every pair of entities (two distinct
 -- entity types in the same alert) that carries enough labelled alerts of a rule to be judged,

@@ -1,3 +1,99 @@
+-- model: tuning_passing
+-- kind: scratch
+-- phase: fit
+-- grain: one row per candidate that passes, numbered (cid)
+-- key: cid
+-- depends_on: tuning_candidates_judged
+-- params: fit_end_day, fit_days, min_decisions, min_confidence
+-- description: The passing candidates, numbered, with their shape rank and a strict tie key.
+-- model: tuning_passing_alerts
+-- kind: scratch
+-- phase: fit
+-- grain: passing candidate × alert of the fit it would remove
+-- key: cid, tenant, system_alert_id
+-- depends_on: tuning_passing, alert_labels, alert_entities
+-- description: The alerts each passing candidate would remove, to compare shapes by the alerts they remove.
+-- model: tuning_exclusion_candidates
+-- kind: window
+-- phase: fit
+-- grain: tenant × rule × candidate exclusion (a single entity, a pair or a triple) judged by the fit
+-- key: tenant, rule_id, exclusion_kind, entity_type_1, entity_key_1, entity_type_2, entity_key_2, entity_type_3,
+--   entity_key_3
+-- depends_on: tuning_candidates_judged, tuning_passing, tuning_passing_alerts
+-- catch_up: whole
+-- description: Every judged exclusion candidate with its evidence and verdict.
+-- columns:
+--   tenant VARCHAR: tenant name
+--   rule_id VARCHAR: analytic rule id
+--   exclusion_kind VARCHAR: `single`, `pair` or `triple`
+--   entity_type_1 VARCHAR: entity type (of the pair's first part; parts ordered by type)
+--   entity_key_1 VARCHAR: normalised key (`alert_entities.entity_key`)
+--   entity_value_1 VARCHAR: most frequent display value
+--   entity_type_2 VARCHAR: the pair's second entity type; NULL for `single`
+--   entity_key_2 VARCHAR: its key; NULL for `single`
+--   entity_value_2 VARCHAR: its display value; NULL for `single`
+--   entity_type_3 VARCHAR: a triple's third part (`process`; a triple is `account` + `host` + `process` in the same
+--     alert, judged only when all three of its pairs are in a true-positive incident); NULL otherwise
+--   entity_key_3 VARCHAR: its key; NULL unless `triple`
+--   entity_value_3 VARCHAR: its display value; NULL unless `triple`
+--   alerts BIGINT: the rule's alerts carrying the entity (both entities for a pair)
+--   labelled_alerts BIGINT: of those, labelled and evidence (`alert_labels.is_evidence`; ≥ `min_labelled_alerts`)
+--   benign_alerts BIGINT: of those, `benign_positive` or `false_positive`
+--   rule_true_positive_alerts BIGINT: of those, `true_positive`
+--   incidents BIGINT: distinct incidents holding those alerts
+--   decisions BIGINT: of those, labelled incidents that are evidence (analyst closures; automation ones only with
+--     `automation_labels`): the support, one per incident however many alerts it grouped
+--   benign_decisions BIGINT: of `decisions`, benign
+--   rule_true_positive_decisions BIGINT: of `decisions`, true positive
+--   automation_decisions BIGINT: benign incidents closed by automation, left out of `decisions` (0 with
+--     `automation_labels`)
+--   undetermined_incidents BIGINT: incidents closed `undetermined`
+--   true_positive_alerts BIGINT: alerts of true-positive incidents (whole history before the cut-off, any rule or
+--     none) carrying the entity (both in the same alert, for a pair); accounts matched by identity
+--   true_positive_incidents BIGINT: the visibility guard: incidents of the tenant, ever before the cut-off (all of
+--     `incident_history`, not the fit window), any of whose versions was classified true positive and any of whose
+--     alerts carry the entity (for a pair: both parts, in any of its alerts); accounts compared by identity, their
+--     forms (`domain\name`, UPN, SID, Entra object id) merged when one account entity carries several
+--   rule_alerts BIGINT: all alerts of the rule
+--   alerts_removed_share DOUBLE: `alerts` / `rule_alerts`, 0–1: the share of the rule's alerts the exclusion would
+--     remove
+--   confidence DOUBLE: 5% quantile of Beta(1 + `benign_decisions`, 1 + `decisions` − `benign_decisions`): the lower
+--     end of the 90% credible interval of "a decision on an incident carrying it is benign", 0–1; a uniform prior on
+--     purpose, so the entity's own evidence must carry it (with no true positive, ≥ 0.8 needs 13 benign decisions)
+--   incidents_per_30d DOUBLE: `incidents` × 30 / the days the fit saw of the rule (its first alert in the window to
+--     the cut-off)
+--   max_true_positives_per_30d DOUBLE: `incidents_per_30d` × (1 − `confidence`): true positives per 30 days the
+--     exclusion could hide at the 95% edge of the interval; what the owner weighs against the noise
+--   subject_reason VARCHAR: for a `single`, why the entity is the rule's subject and never an exclusion alone:
+--     `named in the rule's query` (a string literal of the rule's query text, today the `Query` of its alerts'
+--     extended properties), a reason from the never-alone list `models/tuning/never_alone.csv` (LOLBAS binaries by
+--     file name, built-in accounts, well-known SIDs and RIDs), `tier-0 host (tier0_hosts)`, `tier-0 host: seen as a
+--     domain controller (krbtgt, ntds)` (the host of an alert of the fit window that also carries the krbtgt account
+--     or touches ntdsutil.exe / ntds.dit) or `configured never_exclude`; NULL when none applies and always NULL for a
+--     pair (the subject may be part of a narrower pair)
+--   is_broad_shape BOOLEAN: a `single` file, account or host: a shape the removed-share cap applies to (an exact
+--     command line, an ip or a pair is judged on its own evidence)
+--   verdict VARCHAR: `fails subject guard: <subject_reason>`, else `fails guard: in a true-positive incident`
+--     (`true_positive_incidents` > 0), else `too few decisions` (`decisions` < `min_decisions`), else `confidence
+--     below threshold` (`confidence` < `min_confidence`), else `fix the rule logic: removes more than
+--     max_removed_share of the rule's alerts` (`is_broad_shape` and `alerts_removed_share` > `max_removed_share`),
+--     else `passes`
+--   is_rule_logic_finding BOOLEAN: `is_broad_shape`, `alerts_removed_share` > `max_removed_share`, `decisions` ≥
+--     `min_decisions` and `confidence` ≥ `min_confidence`, whatever the guards say: the rule's logic is noisy for this
+--     entity; excluding it would switch most of the rule off, so the owner report lists it under "Fix the rule logic"
+--     instead of offering an exclusion
+--   shape_rank INTEGER: breadth of the shape, 1 = narrowest: 0 a triple, 1 a pair with a host and no subject part, 2
+--     another pair without a subject part, 3 a pair with a subject part (`vssadmin.exe` on a host), 4 a command line,
+--     5 a file by path, 6 a file by name, 7 any other single (account, host, ip, …)
+--   shape_verdict VARCHAR: for a `passes` candidate (else NULL): `narrowest` (recommended); `covered by narrower
+--     exclusions` (the benign decisions it removes beyond its narrower passing candidates, those whose alerts are a
+--     subset of its alerts and that remove fewer alerts or the same alerts with a lower `shape_rank`, would not pass
+--     `min_decisions` and `min_confidence` on their own: never emitted beside them); `inside a broader recommendation`
+--     (a pair one of whose parts passes alone and is kept, or removes the same alerts as a kept candidate)
+--   recommended BOOLEAN: `shape_verdict` = `narrowest`
+--   rule_logic_finding VARCHAR: for an `is_rule_logic_finding` row, the finding as the owner reads it: share of the
+--     rule's alerts, benign of decisions and of labelled alerts, true-positive incidents, "fix the query"; else NULL
+--
 -- tuning_exclusion_candidates: tuning_candidates_judged plus the shape choice: which passing
 -- candidates are recommended.
 -- Grain: (tenant, rule_id, exclusion_kind, entity_type_1, entity_key_1, entity_type_2, entity_key_2).

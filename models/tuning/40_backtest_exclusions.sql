@@ -1,3 +1,12 @@
+-- model: held_out_exclusions
+-- kind: insert
+-- phase: backtest
+-- grain: one row per exclusion the held-out fit of this origin recommends
+-- depends_on: tuning_exclusion_candidates, tuning_analytic_rules
+-- feeds: tuning_backtest_fitted
+-- params: backtest_origin, backtest_end, fit_end_day
+-- description: Keeps the exclusions a held-out fit recommends, before the next fit replaces its tables.
+--
 -- tuning_backtest_fitted: the exclusions the fit recommends when it is cut at a backtest origin
 -- (getvariable('fit_end_day') = the first held-out day of origin getvariable('backtest_origin')).
 -- Run once per origin (models/tuning/__init__.py), each run adding its origin's rows.

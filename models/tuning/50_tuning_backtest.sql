@@ -1,3 +1,111 @@
+-- model: backtest_alerts
+-- kind: scratch
+-- phase: report
+-- grain: one row per alert of an analytic rule in the held-out windows, with its origin
+-- key: tenant, system_alert_id
+-- depends_on: alert_labels
+-- params: as_of, backtest_start, backtest_days, triage_minutes_per_incident
+-- description: The held-out alerts with their latest labels and the origin whose window holds them.
+-- model: backtest_entities
+-- kind: scratch
+-- phase: report
+-- grain: held-out alert × entity
+-- depends_on: alert_entities, backtest_alerts
+-- description: The entities of the held-out alerts, with their properties.
+-- model: backtest_alert_rows
+-- kind: scratch
+-- phase: report
+-- grain: one row per held-out alert
+-- key: tenant, system_alert_id
+-- depends_on: backtest_entities
+-- description: Each held-out alert's entities as one JSON list, the input of the clause evaluation.
+-- model: backtest_matches
+-- kind: scratch
+-- phase: report
+-- grain: held-out alert × fitted exclusion that removes it
+-- depends_on: backtest_alert_rows, backtest_entities, tuning_backtest_fitted
+-- description: Which fitted exclusion removes which held-out alert (its clause, else its entities).
+-- model: backtest_removed
+-- kind: scratch
+-- phase: report
+-- grain: origin × removed held-out alert
+-- key: tenant, backtest_origin, system_alert_id
+-- depends_on: backtest_matches
+-- description: The held-out alerts some exclusion of their origin removes.
+-- model: backtest_incidents_removed
+-- kind: scratch
+-- phase: report
+-- grain: origin × incident all of whose alerts are removed
+-- key: tenant, backtest_origin, incident_number
+-- depends_on: incident_alerts, backtest_removed
+-- description: Incidents nobody would have triaged: every alert removed by the origin's exclusions.
+-- model: tuning_backtest_exclusions
+-- kind: window
+-- phase: report
+-- grain: one row per exclusion a held-out fit recommended, per rolling origin
+-- key: backtest_origin, tenant, rule_id, exclusion_kind, entity_type_1, entity_key_1, entity_type_2, entity_key_2,
+--   entity_type_3, entity_key_3
+-- depends_on: tuning_backtest_fitted, backtest_matches, backtest_alerts
+-- catch_up: whole
+-- description: Effect of each backtested exclusion on the held-out days.
+-- columns:
+--   backtest_origin INTEGER: the rolling origin, 1 = the latest held-out window
+--   tenant VARCHAR: tenant name
+--   rule_id VARCHAR: analytic rule id
+--   exclusion_kind VARCHAR: `single`, `pair` or `triple`
+--   entity_type_1 VARCHAR: as in `tuning_exclusion_candidates`
+--   entity_key_1 VARCHAR: as in `tuning_exclusion_candidates`
+--   entity_value_1 VARCHAR: as in `tuning_exclusion_candidates`
+--   entity_type_2 VARCHAR: NULL for `single`
+--   entity_key_2 VARCHAR: NULL for `single`
+--   entity_value_2 VARCHAR: NULL for `single`
+--   entity_type_3 VARCHAR: a triple's third part; NULL unless `triple`
+--   entity_key_3 VARCHAR: NULL unless `triple`
+--   entity_value_3 VARCHAR: NULL unless `triple`
+--   fitted_labelled_alerts BIGINT: labelled alerts carrying it in the held-out fit
+--   fitted_benign_alerts BIGINT: of those, benign
+--   fitted_decisions BIGINT: its `decisions` in the held-out fit
+--   fitted_benign_decisions BIGINT: its `benign_decisions` in the held-out fit
+--   fitted_confidence DOUBLE: its `confidence` in the held-out fit
+--   deployed_clause VARCHAR: the KQL clause the owner would paste (as `tuning_recommendations.kql_exclusion`); the
+--     backtest evaluates it on the held-out alerts' query rows; NULL when there is none, and the exclusion is then
+--     applied as its watchlist row (entity equality)
+--   fit_end_day DATE: first day the held-out fit did not see (= `test_start_day`)
+--   test_start_day DATE: first held-out day of its origin (= `fit_end_day`)
+--   test_end_day DATE: last held-out day of its origin
+--   alerts_removed BIGINT: held-out alerts of the rule it removes
+--   benign_alerts_removed BIGINT: of those, benign (latest labels)
+--   true_positive_alerts_removed BIGINT: of those, true positives: the cost of the exclusion, should be 0
+--   unlabelled_alerts_removed BIGINT: of those, unlabelled
+-- model: tuning_backtest
+-- kind: window
+-- phase: report
+-- grain: tenant × analytic rule (or * for all) × rolling origin (or 0 for all)
+-- key: tenant, rule_id, backtest_origin
+-- depends_on: backtest_alerts, backtest_removed, backtest_incidents_removed, tuning_backtest_fitted
+-- catch_up: whole
+-- description: Recommendations fitted without the last N days, replayed on them.
+-- columns:
+--   tenant VARCHAR: tenant name
+--   rule_id VARCHAR: analytic rule id; `*` for the tenant's total
+--   rule_name VARCHAR: the rule's name on its latest held-out alert; `all rules` for `*`
+--   backtest_origin INTEGER: 1 = the latest window, 2, 3 … earlier ones; 0 = all origins together
+--   test_start_day DATE: first held-out day of the origin (origin 0: of the earliest origin with alerts)
+--   test_end_day DATE: last held-out day of the origin (origin 0: of the latest)
+--   exclusions_applied BIGINT: exclusions of the origin's held-out fit for the rule (`*`: for the tenant; origin 0:
+--     summed over origins)
+--   alerts BIGINT: held-out alerts of the rule (`*`: of all rules)
+--   true_positive_alerts BIGINT: of those, true positives (latest labels): what the window could have hidden
+--   alerts_removed BIGINT: of those, removed by at least one exclusion
+--   benign_alerts_removed BIGINT: removed and benign (latest labels)
+--   true_positive_alerts_removed BIGINT: removed and true positive: should be 0
+--   unlabelled_alerts_removed BIGINT: removed and unlabelled
+--   incidents_removed BIGINT: incidents with a held-out alert of the rule all of whose alerts are removed by the
+--     origin's exclusions (an incident with an alert outside the window, or one without a rule, never counts):
+--     incidents nobody would have triaged; the `*` row counts each incident once per origin
+--   analyst_hours_saved DOUBLE: `incidents_removed` × `triage_minutes_per_incident` / 60, hours (assumed cost per
+--     incident, not measured)
+--
 -- tuning_backtest_exclusions: what each exclusion fitted at a backtest origin would have removed
 -- in that origin's held-out window. Grain: one row per tuning_backtest_fitted exclusion.
 -- tuning_backtest: the same effect per rule and origin, plus one '*' row per tenant and origin for

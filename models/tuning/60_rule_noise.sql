@@ -1,3 +1,49 @@
+-- model: rule_noise
+-- kind: window
+-- phase: report
+-- grain: tenant × analytic rule with at least one alert in the live fit window
+-- key: tenant, rule_id
+-- depends_on: alert_labels, incident_history, incidents, tuning_rule_priors
+-- params: as_of, triage_minutes_per_incident
+-- catch_up: whole
+-- description: Per analytic rule: volume, label mix, shrunk benign rate with 90% interval, hours wasted, rank.
+-- columns:
+--   noise_rank BIGINT: 1 = the rule wasting the most analyst time in its tenant (order: `analyst_hours_benign` desc,
+--     `benign_rate` desc, `rule_id`)
+--   tenant VARCHAR: tenant name
+--   rule_id VARCHAR: analytic rule id
+--   rule_name VARCHAR: the rule's name on its latest alert
+--   owner VARCHAR: rule owner from `[owners]` (see above)
+--   alerts BIGINT: the rule's alerts up to `as_of`
+--   incidents BIGINT: distinct incidents holding an alert of the rule
+--   alerts_per_incident DOUBLE: alerts in incidents / `incidents`; NULL without incidents
+--   labelled_share DOUBLE: `labelled_alerts` / `alerts`, 0–1
+--   labelled_alerts BIGINT: alerts with a label
+--   true_positive_alerts BIGINT: alerts labelled `true_positive`
+--   benign_positive_alerts BIGINT: alerts labelled `benign_positive`
+--   false_positive_alerts BIGINT: alerts labelled `false_positive`
+--   unlabelled_alerts BIGINT: alerts without a label
+--   benign_rate_raw DOUBLE: (benign positive + false positive) / labelled alerts, 0–1, unshrunk; NULL without labels
+--   benign_rate DOUBLE: posterior mean of the benign rate, 0–1: Beta(`prior_alpha` + benign, `prior_beta` + true
+--     positives)
+--   benign_rate_low DOUBLE: 5% quantile of that posterior (lower end of the 90% equal-tailed credible interval)
+--   benign_rate_high DOUBLE: 95% quantile (upper end of the interval)
+--   prior_alpha DOUBLE: the tenant's prior (`tuning_rule_priors.alpha`)
+--   prior_beta DOUBLE: the tenant's prior (`tuning_rule_priors.beta`)
+--   median_minutes_to_triage DOUBLE: median over the rule's incidents of minutes from creation to the first version
+--     that is `Active` or modified by a person (`modified_by` not an alert, automation rule, playbook or
+--     Microsoft/Sentinel writer); NULL when none was triaged
+--   median_hours_to_close DOUBLE: median over the rule's closed incidents of hours from creation to `closed_time`
+--   benign_incidents BIGINT: the rule's incidents classified `benign_positive` or `false_positive`
+--   analyst_hours_benign DOUBLE: `benign_incidents` × `triage_minutes_per_incident` / 60, hours: an assumed flat
+--     cost per incident, not measured time; an incident shared by several rules counts for each
+--   alerts_last_7d BIGINT: alerts on days `as_of` − 6 … `as_of`
+--   alerts_prev_7d BIGINT: alerts on days `as_of` − 13 … `as_of` − 7
+--   alerts_wow_change DOUBLE: (`alerts_last_7d` − `alerts_prev_7d`) / `alerts_prev_7d` (0.5 = +50%); NULL when the
+--     earlier week had none
+--   first_day DATE: day of the rule's first alert
+--   last_day DATE: day of its latest alert
+--
 -- rule_noise: how much analyst time each analytic rule wastes, ranked within its tenant.
 -- Grain: (tenant, rule_id). Why: Sentinel shows tuning insights one rule at a time over a fixed
 -- 14 days; rule owners need every rule ranked by wasted triage time, with a benign rate they can

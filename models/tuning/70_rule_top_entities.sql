@@ -1,3 +1,25 @@
+-- model: rule_top_entities
+-- kind: window
+-- phase: report
+-- grain: tenant × analytic rule × entity, the ten entities in most of the rule's alerts
+-- key: tenant, rule_id, entity_type, entity_key
+-- depends_on: alert_labels, alert_entities
+-- catch_up: whole
+-- description: Top ten entities per analytic rule with their share and label mix.
+-- columns:
+--   tenant VARCHAR: tenant name
+--   rule_id VARCHAR: analytic rule id
+--   entity_rank BIGINT: 1–10 within the rule (order: `alerts` desc, `entity_type`, `entity_key`)
+--   entity_type VARCHAR: `alert_entities.entity_type` (account, host, ip, …)
+--   entity_key VARCHAR: normalised key (`alert_entities.entity_key`)
+--   entity_value VARCHAR: its most frequent display value
+--   alerts BIGINT: the rule's alerts carrying the entity
+--   alert_share DOUBLE: `alerts` / the rule's alerts, 0–1
+--   true_positive_alerts BIGINT: of those, labelled `true_positive`
+--   benign_positive_alerts BIGINT: of those, labelled `benign_positive`
+--   false_positive_alerts BIGINT: of those, labelled `false_positive`
+--   unlabelled_alerts BIGINT: of those, unlabelled
+--
 -- rule_top_entities: the ten mapped entities that appear in most of each rule's alerts, with the
 -- share of the rule's alerts they appear in and the labels of those alerts.
 -- Grain: (tenant, rule_id, entity_type, entity_key). Why: Sentinel shows four, for one rule at a

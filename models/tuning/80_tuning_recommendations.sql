@@ -1,3 +1,66 @@
+-- model: tuning_recommendations
+-- kind: window
+-- phase: report
+-- grain: one row per recommended exclusion of the live fit
+-- key: tenant, rule_id, exclusion_kind, entity_type_1, entity_key_1, entity_type_2, entity_key_2, entity_type_3,
+--   entity_key_3
+-- depends_on: tuning_exclusion_candidates, rule_noise, tuning_analytic_rules
+-- params: as_of, exclusion_ttl_days
+-- catch_up: whole
+-- description: Recommended exclusions (single entities and pairs) with evidence and KQL.
+-- columns:
+--   tenant VARCHAR: tenant name
+--   rule_id VARCHAR: analytic rule id
+--   rule_name VARCHAR: `rule_noise.rule_name`
+--   owner VARCHAR: `rule_noise.owner`
+--   exclusion_kind VARCHAR: `single`, `pair` or `triple`
+--   entity_type VARCHAR: the whole exclusion's type: `ip`, or `account+host` for a pair
+--   entity_value VARCHAR: display values, `FABRIKAM\svc_backup + srv-backup01` for a pair
+--   entity_key VARCHAR: normalised keys, joined the same way
+--   entity_type_1 VARCHAR: as in `tuning_exclusion_candidates`
+--   entity_key_1 VARCHAR: as in `tuning_exclusion_candidates`
+--   entity_value_1 VARCHAR: as in `tuning_exclusion_candidates`
+--   entity_type_2 VARCHAR: NULL for `single`
+--   entity_key_2 VARCHAR: NULL for `single`
+--   entity_value_2 VARCHAR: NULL for `single`
+--   entity_type_3 VARCHAR: a triple's third part; NULL unless `triple`
+--   entity_key_3 VARCHAR: NULL unless `triple`
+--   entity_value_3 VARCHAR: NULL unless `triple`
+--   alerts BIGINT: the rule's alerts carrying the exclusion
+--   labelled_alerts BIGINT: of those, labelled
+--   benign_alerts BIGINT: of those, benign (benign positive or false positive)
+--   rule_true_positive_alerts BIGINT: of those, true positives: always 0 here
+--   incidents BIGINT: as in `tuning_exclusion_candidates`
+--   decisions BIGINT: labelled incidents carrying it that count as evidence (as in `tuning_exclusion_candidates`)
+--   benign_decisions BIGINT: of those, benign
+--   rule_true_positive_decisions BIGINT: of those, true positive: always 0 here
+--   automation_decisions BIGINT: benign incidents closed by automation, not counted
+--   undetermined_incidents BIGINT: incidents closed `undetermined` (named in the rationale)
+--   max_true_positives_per_30d DOUBLE: true positives per 30 days it could hide at the 95% edge (as in
+--     `tuning_exclusion_candidates`); the owner report shows this, the decisions and the benign decisions instead of
+--     `confidence`
+--   true_positive_alerts BIGINT: alerts of true-positive incidents carrying it: always 0 here
+--   true_positive_incidents BIGINT: true-positive incidents ever holding it (the guard, as in
+--     `tuning_exclusion_candidates`): always 0 here
+--   rule_alerts BIGINT: all alerts of the rule
+--   alerts_removed_share DOUBLE: `alerts` / `rule_alerts`, 0–1
+--   confidence DOUBLE: as in `tuning_exclusion_candidates`; ≥ `min_confidence`
+--   kql_exclusion VARCHAR: `| where not(…)` clause for the rule's query, one table, NRT-safe (entity-to-column map
+--     and literal escaping in `models/tuning/kql.py`: accounts by AccountName/AccountDomain, AccountUpn, AccountSid or
+--     AccountObjectId; hosts by the first label of DeviceName; IPs with `=~`; files by FileName and FolderPath equal
+--     to the folder or the full path; hashes without their `sha256:` prefix in their own column;
+--     `=~`/`==`/`startswith`/`in~` only, the grammar `models/tuning/kql_eval.py` evaluates); NULL when an entity has
+--     no stable column (`pid:` process keys, unmapped types), a value cannot be a KQL literal, or the rule has no
+--     query (`has_rule_query` false): use the watchlist row then
+--   has_rule_query BOOLEAN: the rule is an analytic rule (its alerts name it in `Analytic Rule Ids`), so a clause
+--     can be pasted into its query; false for product alerts (Defender, Entra ID Protection, …)
+--   watchlist_row JSON: a Sentinel watchlist row: `rule_id`, `entity_type`, `entity_value`, `expires_on`, `reason`
+--   expires_on DATE: `as_of` + `exclusion_ttl_days`: review or drop the exclusion then
+--   rationale VARCHAR: one sentence: benign of decisions (and of labelled alerts), undetermined incidents and
+--     automation closures when any, no true positive, the hidden-true-positive bound, share of the rule's alerts
+--     removed (rounded %)
+--   as_of DATE: the run day of the fit
+--
 -- tuning_recommendations: the exclusions the live fit recommends, ready for a rule owner: the
 -- evidence, a KQL clause, a Sentinel watchlist row, an expiry and one sentence of rationale.
 -- Grain: (tenant, rule_id, exclusion_kind, entity_type_1, entity_key_1, entity_type_2, entity_key_2).

@@ -1,19 +1,23 @@
 """Analytic-rule tuning models: rule noise, top entities, exclusion recommendations and their backtest.
 
-Order of a build (all SQL in this folder; Python only for the Beta prior fit and the UDFs):
-1. for each of `backtest_origins` rolling origins (1 = the latest), the fit (10-35, prior) with
-   fit_end_day = the first day of that origin's held-out window of `backtest_days` days, then 40
-   keeps the exclusions it recommends;
-2. the same fit with fit_end_day = as_of + 1 (everything), then 50 scores step 1's exclusions on
-   the held-out days, and 60-80 build the published rule reports from the live fit.
+The build runs the group's steps (the SQL files of this folder and the Python steps in STEPS, in
+the registry's dependency order, models/registry.py) phase by phase, as each header's `phase:` says:
+1. `setup` once;
+2. for each of `backtest_origins` rolling origins (1 = the latest), the `fit` phase with
+   fit_end_day = the first day of that origin's held-out window of `backtest_days` days, then the
+   `backtest` phase keeps the exclusions it recommends;
+3. the same `fit` with fit_end_day = as_of + 1 (everything), then the `report` phase scores step
+   2's exclusions on the held-out days and builds the published rule reports from the live fit.
 Running the one fit twice with a different cut-off is what makes the backtest honest: the
 exclusions it scores were chosen by exactly the live logic, without the days they are scored on.
+Python only for the Beta prior fit, the never-alone patterns and the UDFs.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -22,6 +26,8 @@ import numpy as np
 import pyarrow as pa
 from duckdb.sqltypes import BOOLEAN, DOUBLE, VARCHAR
 
+from models import registry
+from models.registry import MAX_REPEATS, Model, Registry
 from models.runner import ModelContext, run_sql_file, set_params
 from models.tuning.beta import beta_ppf
 from models.tuning.kql import kql_exclusion
@@ -29,30 +35,12 @@ from models.tuning.kql_eval import clause_removes
 from models.tuning.prior import fit_beta_prior
 
 HERE = Path(__file__).resolve().parent
-FIT_FILES = ("10_alert_labels.sql", "20_rule_label_counts.sql", "25_rule_query_literals.sql",
-             "27_account_identities.sql", "28_account_identity_step.sql", "29_true_positive_guard.sql",
-             "30_exclusion_candidates.sql", "35_exclusion_shapes.sql")
-# label propagation over account forms converges in (longest chain of linked forms) steps
-MAX_IDENTITY_STEPS = 50
+GROUP = "tuning"
 NEVER_ALONE = HERE / "never_alone.csv"
-PUBLISHED = (
-    "alert_labels",
-    "rule_noise",
-    "rule_top_entities",
-    "tuning_exclusion_candidates",
-    "tuning_recommendations",
-    "tuning_backtest",
-    "tuning_backtest_exclusions",
-    "tuning_rule_priors",
-)
-# Scratch of the build (TEMP tables, never published): the per-rule counts the prior is fitted on,
-# and the held-out fit's exclusions (published through tuning_backtest_exclusions).
-SCRATCH = ("tuning_rule_label_counts", "tuning_backtest_fitted", "tuning_rule_queries",
-           "tuning_rule_query_literals", "tuning_subject_patterns", "tuning_candidates_judged", "tuning_passing",
-           "tuning_passing_alerts", "tuning_tp_alerts", "tuning_account_forms", "tuning_account_edges",
-           "tuning_account_identity", "tuning_account_identity_next", "tuning_account_identity_changes",
-           "tuning_tp_incident_entities", "tuning_tp_guard_entities", "tuning_tp_guard_pairs", "tuning_analytic_rules",
-           "tuning_tier0_hosts_seen")
+PUBLISHED = tuple(m.name for m in registry.default().tables(GROUP))
+# TEMP tables of the build, never published: the fit's working sets (re-made for each cut-off) and
+# the held-out fits' exclusions (published through tuning_backtest_exclusions)
+SCRATCH = tuple(registry.default().scratch(GROUP))
 
 
 def _beta_quantile(q: pa.Array, a: pa.Array, b: pa.Array) -> pa.Array:
@@ -103,12 +91,13 @@ def subject_patterns(settings) -> list[tuple[str, str, str]]:
 
 
 def load_subject_patterns(con: duckdb.DuckDBPyConnection, settings) -> None:
+    """tuning_subject_patterns: the rows of subject_patterns(settings)."""
     con.execute("CREATE OR REPLACE TEMP TABLE tuning_subject_patterns "
                 "(entity_type VARCHAR, pattern VARCHAR, reason VARCHAR)")
     con.executemany("INSERT INTO tuning_subject_patterns VALUES (?, ?, ?)", subject_patterns(settings))
 
 
-def fit_priors(con: duckdb.DuckDBPyConnection) -> None:
+def fit_priors(con: duckdb.DuckDBPyConnection, settings=None) -> None:
     """tuning_rule_priors: one Beta(alpha, beta) per tenant, fitted on tuning_rule_label_counts."""
     con.execute(
         "CREATE OR REPLACE TABLE tuning_rule_priors "
@@ -139,31 +128,42 @@ def drop_scratch(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f'DROP TABLE "{name}"')  # name from SCRATCH
 
 
-def run_fit(con: duckdb.DuckDBPyConnection, fit_end_day: date) -> None:
+# the Python steps the registry declares (models/declared.py, `python=`), by name
+STEPS: dict[str, Callable[[duckdb.DuckDBPyConnection, object], None]] = {
+    "load_subject_patterns": load_subject_patterns,
+    "fit_priors": fit_priors,
+}
+
+
+def run_phase(con: duckdb.DuckDBPyConnection, phase: str, settings, models: Registry | None = None) -> None:
+    """Run the group's steps of one phase in the registry's order."""
+    for step in (models or registry.default()).steps(GROUP, phase):
+        if isinstance(step, Model):
+            STEPS[step.python](con, settings)
+        else:
+            _run(con, step, models)
+
+
+def run_fit(con: duckdb.DuckDBPyConnection, fit_end_day: date, settings, models: Registry | None = None) -> None:
     set_params(con, {"fit_end_day": fit_end_day})
-    for name in FIT_FILES:
-        if name.startswith("30_"):
-            fit_priors(con)
-        if name.startswith("28_"):
-            merge_account_identities(con, name)
-            continue
-        _run(con, name)
+    run_phase(con, "fit", settings, models)
 
 
-def merge_account_identities(con: duckdb.DuckDBPyConnection, step_file: str) -> None:
-    """Repeat the label-propagation step until no account form changes identity."""
-    for _ in range(MAX_IDENTITY_STEPS):
-        _run(con, step_file)
-        if not con.execute("SELECT changed FROM tuning_account_identity_changes").fetchall()[0][0]:
+def _run(con: duckdb.DuckDBPyConnection, path: Path, models: Registry | None = None) -> None:
+    """Run one model file; a file whose header says `repeat_until` again until it says 0."""
+    repeat = next((m.repeat_until for m in (models or registry.default()).models
+                   if m.file == path and m.repeat_until), None)
+    for _ in range(MAX_REPEATS if repeat else 1):
+        try:
+            run_sql_file(con, path)
+        except duckdb.Error as exc:
+            raise RuntimeError(f"model tuning/{path.name} failed: {exc}") from exc
+        if repeat is None:
             return
-    raise RuntimeError(f"account identities did not converge in {MAX_IDENTITY_STEPS} steps")
-
-
-def _run(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    try:
-        run_sql_file(con, HERE / name)
-    except duckdb.Error as exc:
-        raise RuntimeError(f"model tuning/{name} failed: {exc}") from exc
+        table, column = repeat.split(" ")[0].split(".")
+        if not con.execute(f'SELECT "{column}" FROM "{table}"').fetchall()[0][0]:  # noqa: S608 (names from the header)
+            return
+    raise RuntimeError(f"model tuning/{path.name} did not reach {repeat} in {MAX_REPEATS} runs")
 
 
 def build(con: duckdb.DuckDBPyConnection, ctx: ModelContext) -> dict[str, int]:
@@ -172,7 +172,6 @@ def build(con: duckdb.DuckDBPyConnection, ctx: ModelContext) -> dict[str, int]:
     backtest_start = ctx.as_of - timedelta(days=s.backtest_origins * s.backtest_days - 1)
     register_functions(con, s)
     drop_scratch(con)
-    load_subject_patterns(con, s)
     set_params(
         con,
         {
@@ -189,7 +188,7 @@ def build(con: duckdb.DuckDBPyConnection, ctx: ModelContext) -> dict[str, int]:
             "min_decisions": int(s.min_decisions),
         },
     )
-    _run(con, "39_backtest_fitted_table.sql")
+    run_phase(con, "setup", s)
     first_day = con.execute("SELECT min(day) FROM alerts").fetchall()[0][0]
     for origin in range(1, s.backtest_origins + 1):
         test_end = ctx.as_of - timedelta(days=(origin - 1) * s.backtest_days)
@@ -197,12 +196,10 @@ def build(con: duckdb.DuckDBPyConnection, ctx: ModelContext) -> dict[str, int]:
         if first_day is None or test_start <= first_day:
             continue  # nothing before the cut-off to fit on: the origin would choose no exclusion
         set_params(con, {"backtest_origin": origin, "backtest_end": test_end})
-        run_fit(con, test_start)
-        _run(con, "40_backtest_exclusions.sql")
-    run_fit(con, ctx.as_of + timedelta(days=1))
-    for name in ("50_tuning_backtest.sql", "60_rule_noise.sql", "70_rule_top_entities.sql",
-                 "80_tuning_recommendations.sql"):
-        _run(con, name)
+        run_fit(con, test_start, s)
+        run_phase(con, "backtest", s)
+    run_fit(con, ctx.as_of + timedelta(days=1), s)
+    run_phase(con, "report", s)
     drop_scratch(con)
     # fetchall, not fetchone: duckdb 2 keeps a half-read result open and refuses con.sql() after it
     return {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0] for t in PUBLISHED}  # noqa: S608 (names from code)

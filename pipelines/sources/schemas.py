@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+import vocab
+
 TS = pa.timestamp("us", tz="UTC")
 S = pa.string()
 I64 = pa.int64()
@@ -174,12 +176,8 @@ WINDOW_COLUMN: dict[str, str] = {
     "security_incident": "LastModifiedTime",
 }
 
-FIREWALL_ACTION_TYPES = (
-    "FirewallInboundConnectionBlocked",
-    "FirewallInboundConnectionToAppBlocked",
-    "FirewallOutboundConnectionBlocked",
-    "FirewallServiceStopped",
-)
+# written once, in vocab (the firewall models read the same tuple)
+FIREWALL_ACTION_TYPES = vocab.FIREWALL_ACTION_TYPES
 
 
 # Older SecurityAlert exports (the msticpy samples, legacy workspaces) use these names.
