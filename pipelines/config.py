@@ -16,6 +16,12 @@ from pathlib import Path
 
 TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# A Log Analytics workspace's ARM resource id (the management API's path to its Sentinel rules).
+WORKSPACE_RESOURCE_ID = re.compile(
+    r"^/subscriptions/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"/resourceGroups/[-\w.()]{1,90}/providers/Microsoft\.OperationalInsights/workspaces/[A-Za-z0-9][A-Za-z0-9-]{2,62}$",
+    re.IGNORECASE,
+)
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MEMORY_SIZE = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 KINDS = ("sample", "sentinel", "defender")
@@ -39,6 +45,9 @@ class TenantConfig:
     authority_host: str = "https://login.microsoftonline.com"
     log_analytics_endpoint: str = "https://api.loganalytics.io"
     graph_endpoint: str = "https://graph.microsoft.com"
+    # sentinel only: the workspace's ARM id, for its analytic rule definitions ("" = not fetched)
+    workspace_resource_id: str = ""
+    resource_manager_endpoint: str = "https://management.azure.com"
     all_device_events: bool = False
     # sample tenant only: the simulated world
     seed: int = 1
@@ -272,8 +281,9 @@ def _delivery(raw: object) -> DeliveryConfig | None:
 TENANT_KEYS = {
     "name", "kind", "tenant_id", "client_id", "client_secret_env", "certificate_path", "workspace_id",
     "authority_host", "log_analytics_endpoint", "graph_endpoint", "all_device_events", "seed", "scale",
-    "start", "end", "min_split_seconds", "max_attempts",
+    "start", "end", "min_split_seconds", "max_attempts", "workspace_resource_id", "resource_manager_endpoint",
 }
+SENTINEL_ONLY_KEYS = ("workspace_resource_id", "resource_manager_endpoint")
 
 
 def _tenant(raw: dict, index: int) -> TenantConfig:
@@ -294,6 +304,9 @@ def _tenant(raw: dict, index: int) -> TenantConfig:
     if kind not in KINDS:
         raise ConfigError(f"{where}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
     values = {"name": name, "kind": kind}
+    misplaced = [k for k in SENTINEL_ONLY_KEYS if k in raw and kind != "sentinel"]
+    if misplaced:
+        raise ConfigError(f"{where}: '{misplaced[0]}' applies to sentinel tenants only (this one is {kind})")
     if kind == "sample":
         values["seed"] = _get(raw, "seed", int, where, 1)
         values["scale"] = _positive(_get(raw, "scale", float, where, 1.0), "scale", where)
@@ -313,6 +326,14 @@ def _tenant(raw: dict, index: int) -> TenantConfig:
         if not GUID.match(ws):
             raise ConfigError(f"{where}: 'workspace_id' must be a GUID, got {ws!r}")
         values["workspace_id"] = ws
+        if "workspace_resource_id" in raw:
+            arm_id = _get(raw, "workspace_resource_id", str, where).strip().rstrip("/")
+            if arm_id and not WORKSPACE_RESOURCE_ID.match(arm_id):
+                raise ConfigError(
+                    f"{where}: 'workspace_resource_id' must be the workspace's ARM id, \"/subscriptions/<GUID>/"
+                    f"resourceGroups/<group>/providers/Microsoft.OperationalInsights/workspaces/<name>\", got {arm_id!r}"
+                )
+            values["workspace_resource_id"] = arm_id
     secret_env = raw.get("client_secret_env", "")
     cert = raw.get("certificate_path", "")
     if bool(secret_env) == bool(cert):
@@ -323,7 +344,7 @@ def _tenant(raw: dict, index: int) -> TenantConfig:
         values["client_secret_env"] = secret_env
     if cert:
         values["certificate_path"] = _get(raw, "certificate_path", str, where)
-    for key in ("authority_host", "log_analytics_endpoint", "graph_endpoint"):
+    for key in ("authority_host", "log_analytics_endpoint", "graph_endpoint", "resource_manager_endpoint"):
         if key in raw:
             values[key] = _https(_get(raw, key, str, where), key, where)
     if "all_device_events" in raw:

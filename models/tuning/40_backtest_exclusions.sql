@@ -15,7 +15,8 @@ SELECT
     entity_type_1, entity_key_1, entity_value_1, entity_type_2, entity_key_2, entity_value_2,
     entity_type_3, entity_key_3, entity_value_3,
     CASE WHEN rule_id IN (SELECT rule_id FROM tuning_analytic_rules AS a WHERE a.tenant = c.tenant)
-        THEN kql_exclusion(entity_type_1, entity_key_1, entity_type_2, entity_key_2, entity_type_3, entity_key_3)
+        -- the standard entity columns (NULL mappings): the backtest's evaluator lays alerts out in them
+        THEN kql_exclusion(entity_type_1, entity_key_1, entity_type_2, entity_key_2, entity_type_3, entity_key_3, NULL)
     END AS deployed_clause,
     labelled_alerts AS fitted_labelled_alerts,
     benign_alerts AS fitted_benign_alerts,

@@ -28,6 +28,12 @@ described AS (
     JOIN rules AS r USING (tenant, rule_id)
     LEFT JOIN tuning_analytic_rules AS q USING (tenant, rule_id)
     WHERE c.recommended
+),
+-- the rule's definition, when fetched: its entity mappings name the columns its query projects
+with_definition AS (
+    SELECT d.*, a.entity_mappings::VARCHAR AS rule_entity_mappings
+    FROM described AS d
+    LEFT JOIN analytic_rules AS a USING (tenant, rule_id)
 )
 SELECT
     tenant, rule_id, rule_name, owner, exclusion_kind,
@@ -39,7 +45,8 @@ SELECT
     max_true_positives_per_30d,
     rule_alerts, alerts_removed_share, confidence,
     CASE WHEN has_rule_query
-        THEN kql_exclusion(entity_type_1, entity_key_1, entity_type_2, entity_key_2, entity_type_3, entity_key_3)
+        THEN kql_exclusion(entity_type_1, entity_key_1, entity_type_2, entity_key_2, entity_type_3, entity_key_3,
+                           rule_entity_mappings)
     END AS kql_exclusion,
     has_rule_query,
     json_object(
@@ -59,7 +66,7 @@ SELECT
         printf('%.1f', max_true_positives_per_30d), round(100 * alerts_removed_share)::BIGINT
     ) AS rationale,
     getvariable('as_of') AS as_of
-FROM described;
+FROM with_definition;
 
 COMMENT ON COLUMN tuning_recommendations.confidence IS
     '5% quantile of Beta(1 + benign decisions, 1 + true-positive decisions of this rule) over the labelled incidents carrying the exclusion: the lower end of its 90% credible interval of a decision being benign.';

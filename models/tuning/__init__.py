@@ -81,7 +81,7 @@ def register_functions(con: duckdb.DuckDBPyConnection, settings) -> None:
             pass
     con.create_function("beta_quantile", _beta_quantile, [DOUBLE, DOUBLE, DOUBLE], DOUBLE, type="arrow")
     con.create_function(
-        "kql_exclusion", kql_exclusion, [VARCHAR] * 6, VARCHAR, null_handling="special"
+        "kql_exclusion", kql_exclusion, [VARCHAR] * 7, VARCHAR, null_handling="special"
     )
     con.create_function(
         "kql_clause_removes", _clause_removes, [VARCHAR, VARCHAR], BOOLEAN, null_handling="special"
