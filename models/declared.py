@@ -12,7 +12,7 @@ from models.registry import Model
 
 # model folders whose SQL carries no header yet: their tables are declared below
 SQL_WITHOUT_HEADERS = ("tuning",)
-TUNING_INPUTS = ("alerts", "alert_entities", "incidents", "incident_alerts")
+TUNING_INPUTS = ("alerts", "alert_entities", "incidents", "incident_alerts", "analytic_rules")
 
 
 def _tuning(name: str, description: str, depends_on: tuple[str, ...] = TUNING_INPUTS,
