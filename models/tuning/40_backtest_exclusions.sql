@@ -15,8 +15,10 @@ SELECT
     entity_type_1, entity_key_1, entity_value_1, entity_type_2, entity_key_2, entity_value_2,
     entity_type_3, entity_key_3, entity_value_3,
     CASE WHEN rule_id IN (SELECT rule_id FROM tuning_analytic_rules AS a WHERE a.tenant = c.tenant)
-        -- the standard entity columns (NULL mappings): the backtest's evaluator lays alerts out in them
-        THEN kql_exclusion(entity_type_1, entity_key_1, entity_type_2, entity_key_2, entity_type_3, entity_key_3, NULL)
+        -- on the rule's own mapped columns when its definition is known, as tuning_recommendations writes it
+        THEN kql_exclusion(entity_type_1, entity_key_1, entity_type_2, entity_key_2, entity_type_3, entity_key_3,
+                           (SELECT d.entity_mappings::VARCHAR FROM analytic_rules AS d
+                            WHERE d.tenant = c.tenant AND d.rule_id = c.rule_id))
     END AS deployed_clause,
     labelled_alerts AS fitted_labelled_alerts,
     benign_alerts AS fitted_benign_alerts,

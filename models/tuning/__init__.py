@@ -13,6 +13,7 @@ exclusions it scores were chosen by exactly the live logic, without the days the
 from __future__ import annotations
 
 import csv
+import functools
 import json
 from datetime import date, timedelta
 from pathlib import Path
@@ -24,7 +25,7 @@ from duckdb.sqltypes import BOOLEAN, DOUBLE, VARCHAR
 
 from models.runner import ModelContext, run_sql_file, set_params
 from models.tuning.beta import beta_ppf
-from models.tuning.kql import kql_exclusion
+from models.tuning.kql import kql_exclusion, parse_mappings
 from models.tuning.kql_eval import clause_removes
 from models.tuning.prior import fit_beta_prior
 
@@ -64,12 +65,18 @@ def _beta_quantile(q: pa.Array, a: pa.Array, b: pa.Array) -> pa.Array:
     return pa.array(out, mask=~valid)
 
 
-def _clause_removes(clause: str | None, entities_json: str | None) -> bool:
+@functools.lru_cache(maxsize=1024)
+def _mappings(entity_mappings: str | None):
+    return parse_mappings(entity_mappings)
+
+
+def _clause_removes(clause: str | None, entities_json: str | None, entity_mappings: str | None = None) -> bool:
     """Whether the deployed clause drops an alert, from its entities (JSON list of
-    {entity_type, entity_key, entity_value, properties})."""
+    {entity_type, entity_key, entity_value, properties}), laid out in the rule's own mapped
+    columns too when its definition's entity mappings are given."""
     if clause is None or entities_json is None:
         return False
-    return clause_removes(clause, json.loads(entities_json))
+    return clause_removes(clause, json.loads(entities_json), _mappings(entity_mappings))
 
 
 def register_functions(con: duckdb.DuckDBPyConnection, settings) -> None:
@@ -84,7 +91,7 @@ def register_functions(con: duckdb.DuckDBPyConnection, settings) -> None:
         "kql_exclusion", kql_exclusion, [VARCHAR] * 7, VARCHAR, null_handling="special"
     )
     con.create_function(
-        "kql_clause_removes", _clause_removes, [VARCHAR, VARCHAR], BOOLEAN, null_handling="special"
+        "kql_clause_removes", _clause_removes, [VARCHAR, VARCHAR, VARCHAR], BOOLEAN, null_handling="special"
     )
     con.create_function(
         "rule_owner", lambda rule_id, rule_name: settings.owner_of(rule_id or "", rule_name or ""),
