@@ -23,7 +23,7 @@ DECLARED: tuple[Model, ...] = (
           grain="one row per unusable raw row of a (tbl, tenant, day) partition, with its reason",
           key=("tbl", "tenant", "day"), description="Rows that could not be used, with the reason.",
           columns=_columns("""
-   tbl VARCHAR: raw table: device_events, security_alert, security_incident
+   tbl VARCHAR: raw table: device_events, security_alert, security_incident, analytic_rules
    tenant VARCHAR: tenant name
    day DATE: partition day
    reason VARCHAR: why: missing key column, outside the window, a value that does not fit its type, port

@@ -71,7 +71,7 @@ RAW_PREFIX = "raw:"  # a lake table: `depends_on: raw:device_events`
 _LINE = re.compile(r"^--\s([a-z_]+):\s*(.*?)\s*$")
 _CONTINUED = re.compile(r"^--\s{3,}(\S.*?)\s*$")
 _KEYLIKE = re.compile(r"^--\s*([a-z_]+)\s*:")
-_COLUMN = re.compile(r"^([a-z_][a-z0-9_]*) ([A-Z][A-Z0-9_]*(?:\[\])?)(?: <- (.+?))?:(?: (.*))?$")
+_COLUMN = re.compile(r"^([a-z_][a-z0-9_]*) ([A-Z][A-Z0-9_]*(?:\([^)]*\))?(?:\[\])?)(?: <- (.+?))?:(?: (.*))?$")
 _REPEAT = re.compile(r"^([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*) = 0$")
 _GETVARIABLE = re.compile(r"getvariable\(\s*'([A-Za-z_][A-Za-z0-9_]*)'\s*\)")
 

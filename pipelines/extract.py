@@ -111,6 +111,7 @@ def extract_partition(
             "source_kind": tenant.kind,
             # contract columns the source actually sent (quality checks a required one is missing)
             "source_columns": sorted(seen_columns) if batches else None,
+            "absence": stats.absence,
         }
 
     return write_partition(

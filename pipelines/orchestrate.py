@@ -316,7 +316,7 @@ def _run_locked(
 ) -> RunOutcome:
     reporter = as_reporter(progress)
     tenants = list(dict.fromkeys(t for t, _ in parts))
-    reporter(f"extracting {len(parts)} tenant-day partitions × 3 tables into the lake ({len(tenants)} tenants)")
+    reporter(f"extracting {len(parts)} tenant-day partitions × {len(RAW_TABLES)} tables into the lake ({len(tenants)} tenants)")
     tables = len(RAW_TABLES)
     reporter.plan({t: tables * sum(1 for p in dict.fromkeys(parts) if p[0] == t) for t in tenants})
     extract_failed = run_extracts(settings, parts, tags, reporter)

@@ -71,3 +71,23 @@ def incident(i: int, **overrides) -> dict:
 
 def table(rows: list[dict]) -> pa.Table:
     return pa.Table.from_pylist(rows)
+
+
+def rule(i: int, **overrides) -> dict:
+    """An analytic_rules row (a Sentinel scheduled rule) of the snapshot of DAY."""
+    row = {
+        "SnapshotTime": datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC),
+        "RuleId": f"5e0c1a2b-0000-4000-8000-{i:012d}",
+        "Kind": "Scheduled",
+        "DisplayName": f"Rule {i}",
+        "Enabled": True,
+        "Severity": "Medium",
+        "Query": "SecurityEvent | where EventID == 4625",
+        "Tactics": json.dumps(["CredentialAccess"]),
+        "Techniques": json.dumps(["T1110"]),
+        "EntityMappings": json.dumps([{"entityType": "Host", "fieldMappings": [
+            {"identifier": "FullName", "columnName": "Computer"}]}]),
+        "LastModifiedTime": T0 - timedelta(days=3),
+    }
+    row.update(overrides)
+    return row

@@ -260,6 +260,8 @@ def test_the_derived_catch_up_rules_are_the_hand_kept_ones_they_replace():
         "model_versions": "whole", "alert_labels": "whole", "rule_noise": "whole", "rule_top_entities": "whole",
         "tuning_exclusion_candidates": "whole", "tuning_recommendations": "whole", "tuning_backtest": "whole",
         "tuning_backtest_exclusions": "whole", "tuning_rule_priors": "whole",
+        # added with the rule definitions (small tables, copied whole)
+        "analytic_rule_snapshots": "whole", "analytic_rules": "whole",
     }
 
 
@@ -267,8 +269,10 @@ def test_dagster_lists_the_tables_in_the_order_and_with_the_deps_they_had():
     from pipelines.dagster_defs.warehouse_assets import STAGING_TABLES
 
     assert list(STAGING_TABLES) == ["device_events", "alerts", "alert_entities", "incident_history", "incidents",
-                                    "incident_alerts", "quarantine", "load_log"]
+                                    "incident_alerts", "analytic_rule_snapshots", "analytic_rules", "quarantine",
+                                    "load_log"]
     assert registry.default().external_deps("firewall") == ["device_events"]
-    # incident_history too, since the tuning headers declare what their SQL reads (labels, the guard, triage times)
+    # incident_history too, since the tuning headers declare what their SQL reads (labels, the guard, triage
+    # times), and analytic_rules (the rules' mapped columns for clauses and the backtest)
     assert registry.default().external_deps("tuning") == ["alerts", "incident_alerts", "incident_history",
-                                                          "alert_entities", "incidents"]
+                                                          "alert_entities", "analytic_rules", "incidents"]

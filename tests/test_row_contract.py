@@ -25,6 +25,7 @@ import pytest
 from pipelines.extract import extract_partition
 from pipelines.sources.contract import RAW_CONTRACT, json_reason, key_reason, parses_as_json, range_reason
 from pipelines.sources.graph_mapping import alerts_table, incidents_table
+from pipelines.sources.rule_definitions import defender_rules_table, sentinel_rules_table
 from pipelines.sources.schemas import conform
 from pipelines.warehouse.staging import stage_raw as pipeline_stage_raw
 from quality import gate
@@ -32,15 +33,16 @@ from quality.engine import validate_tables
 from quality.suites.raw import RAW_SUITES
 from tests.conftest import write_config
 from tests.fw_testlib import build_firewall, changed, staging_db
-from tests.quality_fixtures import DAY, T0, alert, event, incident
+from tests.quality_fixtures import DAY, T0, alert, event, incident, rule
 
 pytest_plugins = ["tests.fakes.fixtures"]  # the `fake` fixture (loopback Log Analytics and Graph)
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "warehouse.md"
 GRAPH_INCIDENTS = Path(__file__).resolve().parents[2] / "shared/data/real/msgraph_docs/security_list_incidents_example1_response.json"
 # The column that names a case on its row (not a key, so a case may blank a key and still be found).
-TAG = {"device_events": "DeviceName", "security_alert": "Description", "security_incident": "Title"}
-BASE = {"device_events": event, "security_alert": alert, "security_incident": incident}
+TAG = {"device_events": "DeviceName", "security_alert": "Description", "security_incident": "Title",
+       "analytic_rules": "DisplayName"}
+BASE = {"device_events": event, "security_alert": alert, "security_incident": incident, "analytic_rules": rule}
 FUTURE = datetime.now(UTC) + timedelta(days=2)
 IN_WINDOW_7_DIGITS = ("2026-10-05T08:30:00.1234567", datetime(2026, 10, 5, 8, 30, 0, 123456, tzinfo=UTC))
 
@@ -152,6 +154,23 @@ def real_world_cases() -> Iterator[Case]:
     yield Case("security_incident", "Graph incident with unknownFutureValue enums", {},
                lands_as={"Classification": "unknownFutureValue", "Status": "unknownFutureValue",
                          "Severity": "unknownFutureValue"}, batch=incident_batch)
+    snapshot = datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC)
+    yield Case("analytic_rules", "Sentinel incident-creation rule without query or mappings", {},
+               lands_as={"Kind": "MicrosoftSecurityIncidentCreation", "Query": None, "EntityMappings": None},
+               batch=sentinel_rules_table([{
+                   "id": "/subscriptions/x/providers/Microsoft.SecurityInsights/alertRules/MicrosoftSecurityIncidentCreationRuleExample",
+                   "name": "microsoftSecurityIncidentCreationRuleExample", "kind": "MicrosoftSecurityIncidentCreation",
+                   "properties": {"productFilter": "Microsoft Cloud App Security", "displayName": "x", "enabled": True,
+                                  "lastModifiedUtc": "2019-09-04T12:05:35.7296311Z"}}], snapshot))
+    yield Case("analytic_rules", "Defender custom detection in Graph's lower case", {},
+               lands_as={"Kind": "CustomDetection", "Severity": "low", "QueryFrequency": "24H"},
+               batch=defender_rules_table([{
+                   "id": "7506", "displayName": "ban file", "isEnabled": True, "detectorId": "67895317-b2a8-4ac3-8f8b-fa6b7765f2fe",
+                   "lastModifiedDateTime": "2023-05-24T09:26:11.8630516Z",
+                   "queryCondition": {"queryText": "DeviceFileEvents | where FileName == 'x.dll'"},
+                   "schedule": {"period": "24H"},
+                   "detectionAction": {"alertTemplate": {"title": "unwanted dll", "severity": "low", "category": "Malware",
+                                                         "mitreTechniques": [], "impactedAssets": []}}}], snapshot))
     yield Case("security_alert", "Graph alert with unknownFutureValue enums", {},
                lands_as={"AlertSeverity": "unknownFutureValue", "Status": "unknownFutureValue"},
                batch=alerts_table([_graph_alert()]))

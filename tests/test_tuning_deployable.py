@@ -13,6 +13,7 @@ from collections import defaultdict
 import jsonschema
 import pytest
 
+from models.tuning.kql import parse_mappings
 from models.tuning.kql_eval import clause_removes
 from pipelines.reports import deployable
 from pipelines.reports.owner_files import csv_text
@@ -94,12 +95,15 @@ def sample(sample_warehouse):
         ).fetchall():
             entities[(tenant, rule_id, alert)].append(
                 {"entity_type": etype, "entity_key": key, "entity_value": value, "properties": props})
-    assert recs and entities
-    return recs, entities
+        # the clauses name the rules' own mapped columns: the evaluator lays the alerts out in them
+        mappings = {(t, r): parse_mappings(m) for t, r, m in con.execute(
+            "SELECT tenant, rule_id, entity_mappings::VARCHAR FROM analytic_rules").fetchall()}
+    assert recs and entities and mappings
+    return recs, entities, mappings
 
 
 def test_combined_clause_removes_exactly_what_the_recommendations_remove(sample):
-    recs, entities = sample
+    recs, entities, mappings = sample
     by_rule: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for rec in recs:
         by_rule[(rec["tenant"], rec["rule_id"])].append(rec)
@@ -113,15 +117,16 @@ def test_combined_clause_removes_exactly_what_the_recommendations_remove(sample)
         for (t, r, _), alert_entities in entities.items():
             if (t, r) != (tenant, rule_id):
                 continue
-            expected = any(clause_removes(c, alert_entities) for c in own)
-            assert clause_removes(combined, alert_entities) == expected
+            rule_mappings = mappings.get((tenant, rule_id))
+            expected = any(clause_removes(c, alert_entities, rule_mappings) for c in own)
+            assert clause_removes(combined, alert_entities, rule_mappings) == expected
             checked += 1
             removed += expected
     assert checked > 100 and 0 < removed < checked  # it removes some of the rules' alerts, not all
 
 
 def test_automation_rule_template_has_the_shape_sentinel_deploys(sample):
-    recs, _ = sample
+    recs, *_ = sample
     template = deployable.automation_template(recs)
     jsonschema.validate(template, TEMPLATE)
     resources = template["resources"]
@@ -153,7 +158,7 @@ def test_entity_conditions_name_each_entity_type_by_its_incident_property():
 
 
 def test_watchlist_csv_round_trips_and_defender_tuning_covers_product_alerts(sample):
-    recs, _ = sample
+    recs, *_ = sample
     rows = [[*row, "reason"] for row in deployable.watchlist_rows(recs)]
     parsed = list(csv.reader(io.StringIO(csv_text(WATCHLIST_COLUMNS, rows))))
     assert parsed[0] == list(WATCHLIST_COLUMNS) and parsed[1:] == rows

@@ -189,3 +189,40 @@ CREATE TABLE IF NOT EXISTS load_log (
     watermark TIMESTAMPTZ,
     dropped_columns VARCHAR[]
 );
+
+-- One row per analytic_rules lake partition (a daily snapshot of a tenant's rule definitions):
+-- how many rules it held, and, when it is empty on purpose, why (absence: no workspace_resource_id,
+-- a Defender tenant without CustomDetection.Read.All), so an empty rule list is never mistaken
+-- for a tenant without rules. Key (tenant, day).
+CREATE TABLE IF NOT EXISTS analytic_rule_snapshots (
+    tenant VARCHAR NOT NULL,
+    day DATE NOT NULL,
+    rules BIGINT,
+    enabled_rules BIGINT,
+    sources VARCHAR[],
+    absence VARCHAR
+);
+
+-- The analytic rule definitions of each tenant's latest snapshot: one row per rule, key
+-- (tenant, rule_id); rule_id joins to alerts.rule_id and every tuning table's rule_id.
+CREATE TABLE IF NOT EXISTS analytic_rules (
+    tenant VARCHAR NOT NULL,
+    day DATE NOT NULL,
+    rule_id VARCHAR NOT NULL,
+    resource_id VARCHAR,
+    source VARCHAR,
+    kind VARCHAR,
+    display_name VARCHAR,
+    description VARCHAR,
+    enabled BOOLEAN,
+    severity VARCHAR,
+    query VARCHAR,
+    query_frequency VARCHAR,
+    query_period VARCHAR,
+    tactics JSON,
+    techniques JSON,
+    entity_mappings JSON,
+    entity_columns STRUCT(entity_type VARCHAR, identifier VARCHAR, column_name VARCHAR)[],
+    alert_rule_template_name VARCHAR,
+    last_modified_time TIMESTAMPTZ
+);

@@ -2,7 +2,7 @@
 -- kind: insert
 -- phase: backtest
 -- grain: one row per exclusion the held-out fit of this origin recommends
--- depends_on: tuning_exclusion_candidates, tuning_analytic_rules
+-- depends_on: tuning_exclusion_candidates, tuning_analytic_rules, analytic_rules
 -- feeds: tuning_backtest_fitted
 -- params: backtest_origin, backtest_end, fit_end_day
 -- description: Keeps the exclusions a held-out fit recommends, before the next fit replaces its tables.
@@ -24,7 +24,10 @@ SELECT
     entity_type_1, entity_key_1, entity_value_1, entity_type_2, entity_key_2, entity_value_2,
     entity_type_3, entity_key_3, entity_value_3,
     CASE WHEN rule_id IN (SELECT rule_id FROM tuning_analytic_rules AS a WHERE a.tenant = c.tenant)
-        THEN kql_exclusion(entity_type_1, entity_key_1, entity_type_2, entity_key_2, entity_type_3, entity_key_3)
+        -- on the rule's own mapped columns when its definition is known, as tuning_recommendations writes it
+        THEN kql_exclusion(entity_type_1, entity_key_1, entity_type_2, entity_key_2, entity_type_3, entity_key_3,
+                           (SELECT d.entity_mappings::VARCHAR FROM analytic_rules AS d
+                            WHERE d.tenant = c.tenant AND d.rule_id = c.rule_id))
     END AS deployed_clause,
     labelled_alerts AS fitted_labelled_alerts,
     benign_alerts AS fitted_benign_alerts,

@@ -23,7 +23,7 @@
 -- kind: scratch
 -- phase: report
 -- grain: held-out alert × fitted exclusion that removes it
--- depends_on: backtest_alert_rows, backtest_entities, tuning_backtest_fitted
+-- depends_on: backtest_alert_rows, backtest_entities, tuning_backtest_fitted, analytic_rules
 -- description: Which fitted exclusion removes which held-out alert (its clause, else its entities).
 -- model: backtest_removed
 -- kind: scratch
@@ -151,7 +151,11 @@ SELECT r.tenant, r.system_alert_id, r.rule_id, x.backtest_origin, x.exclusion_ki
 FROM backtest_alert_rows AS r
 JOIN tuning_backtest_fitted AS x
     ON x.tenant = r.tenant AND x.rule_id = r.rule_id AND x.backtest_origin = r.backtest_origin
-WHERE x.deployed_clause IS NOT NULL AND kql_clause_removes(x.deployed_clause, r.entities)
+WHERE x.deployed_clause IS NOT NULL
+  -- the alert's query rows in the rule's own mapped columns too: the clause may name them
+  AND kql_clause_removes(x.deployed_clause, r.entities,
+                         (SELECT d.entity_mappings::VARCHAR FROM analytic_rules AS d
+                          WHERE d.tenant = r.tenant AND d.rule_id = r.rule_id))
 UNION ALL
 SELECT e1.tenant, e1.system_alert_id, e1.rule_id, x.backtest_origin, x.exclusion_kind,
        x.entity_type_1, x.entity_key_1, x.entity_type_2, x.entity_key_2, x.entity_type_3, x.entity_key_3

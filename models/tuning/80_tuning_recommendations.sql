@@ -4,7 +4,7 @@
 -- grain: one row per recommended exclusion of the live fit
 -- key: tenant, rule_id, exclusion_kind, entity_type_1, entity_key_1, entity_type_2, entity_key_2, entity_type_3,
 --   entity_key_3
--- depends_on: tuning_exclusion_candidates, rule_noise, tuning_analytic_rules
+-- depends_on: tuning_exclusion_candidates, rule_noise, tuning_analytic_rules, analytic_rules
 -- params: as_of, exclusion_ttl_days
 -- catch_up: whole
 -- description: Recommended exclusions (single entities and pairs) with evidence and KQL.
@@ -45,7 +45,9 @@
 --   rule_alerts BIGINT: all alerts of the rule
 --   alerts_removed_share DOUBLE: `alerts` / `rule_alerts`, 0–1
 --   confidence DOUBLE: as in `tuning_exclusion_candidates`; ≥ `min_confidence`
---   kql_exclusion VARCHAR: `| where not(…)` clause for the rule's query, one table, NRT-safe (entity-to-column map
+--   kql_exclusion VARCHAR: `| where not(…)` clause for the rule's query, one table, NRT-safe; when the rule's
+--     definition is known (`analytic_rules`), an entity type it maps is matched on the rule's own mapped columns
+--     (e.g. `TargetAccount =~ 'contoso\\svc'`), otherwise the standard columns (entity-to-column map
 --     and literal escaping in `models/tuning/kql.py`: accounts by AccountName/AccountDomain, AccountUpn, AccountSid or
 --     AccountObjectId; hosts by the first label of DeviceName; IPs with `=~`; files by FileName and FolderPath equal
 --     to the folder or the full path; hashes without their `sha256:` prefix in their own column;
@@ -91,6 +93,12 @@ described AS (
     JOIN rules AS r USING (tenant, rule_id)
     LEFT JOIN tuning_analytic_rules AS q USING (tenant, rule_id)
     WHERE c.recommended
+),
+-- the rule's definition, when fetched: its entity mappings name the columns its query projects
+with_definition AS (
+    SELECT d.*, a.entity_mappings::VARCHAR AS rule_entity_mappings
+    FROM described AS d
+    LEFT JOIN analytic_rules AS a USING (tenant, rule_id)
 )
 SELECT
     tenant, rule_id, rule_name, owner, exclusion_kind,
@@ -102,7 +110,8 @@ SELECT
     max_true_positives_per_30d,
     rule_alerts, alerts_removed_share, confidence,
     CASE WHEN has_rule_query
-        THEN kql_exclusion(entity_type_1, entity_key_1, entity_type_2, entity_key_2, entity_type_3, entity_key_3)
+        THEN kql_exclusion(entity_type_1, entity_key_1, entity_type_2, entity_key_2, entity_type_3, entity_key_3,
+                           rule_entity_mappings)
     END AS kql_exclusion,
     has_rule_query,
     json_object(
@@ -122,7 +131,7 @@ SELECT
         printf('%.1f', max_true_positives_per_30d), round(100 * alerts_removed_share)::BIGINT
     ) AS rationale,
     getvariable('as_of') AS as_of
-FROM described;
+FROM with_definition;
 
 COMMENT ON COLUMN tuning_recommendations.confidence IS
     '5% quantile of Beta(1 + benign decisions, 1 + true-positive decisions of this rule) over the labelled incidents carrying the exclusion: the lower end of its 90% credible interval of a decision being benign.';

@@ -16,6 +16,7 @@ Python only for the Beta prior fit, the never-alone patterns and the UDFs.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -30,7 +31,7 @@ from models import registry
 from models.registry import MAX_REPEATS, Model, Registry
 from models.runner import ModelContext, run_sql_file, set_params
 from models.tuning.beta import beta_ppf
-from models.tuning.kql import kql_exclusion
+from models.tuning.kql import kql_exclusion, parse_mappings
 from models.tuning.kql_eval import clause_removes
 from models.tuning.prior import fit_beta_prior
 
@@ -52,12 +53,18 @@ def _beta_quantile(q: pa.Array, a: pa.Array, b: pa.Array) -> pa.Array:
     return pa.array(out, mask=~valid)
 
 
-def _clause_removes(clause: str | None, entities_json: str | None) -> bool:
+@functools.lru_cache(maxsize=1024)
+def _mappings(entity_mappings: str | None):
+    return parse_mappings(entity_mappings)
+
+
+def _clause_removes(clause: str | None, entities_json: str | None, entity_mappings: str | None = None) -> bool:
     """Whether the deployed clause drops an alert, from its entities (JSON list of
-    {entity_type, entity_key, entity_value, properties})."""
+    {entity_type, entity_key, entity_value, properties}), laid out in the rule's own mapped
+    columns too when its definition's entity mappings are given."""
     if clause is None or entities_json is None:
         return False
-    return clause_removes(clause, json.loads(entities_json))
+    return clause_removes(clause, json.loads(entities_json), _mappings(entity_mappings))
 
 
 def register_functions(con: duckdb.DuckDBPyConnection, settings) -> None:
@@ -69,10 +76,10 @@ def register_functions(con: duckdb.DuckDBPyConnection, settings) -> None:
             pass
     con.create_function("beta_quantile", _beta_quantile, [DOUBLE, DOUBLE, DOUBLE], DOUBLE, type="arrow")
     con.create_function(
-        "kql_exclusion", kql_exclusion, [VARCHAR] * 6, VARCHAR, null_handling="special"
+        "kql_exclusion", kql_exclusion, [VARCHAR] * 7, VARCHAR, null_handling="special"
     )
     con.create_function(
-        "kql_clause_removes", _clause_removes, [VARCHAR, VARCHAR], BOOLEAN, null_handling="special"
+        "kql_clause_removes", _clause_removes, [VARCHAR, VARCHAR, VARCHAR], BOOLEAN, null_handling="special"
     )
     con.create_function(
         "rule_owner", lambda rule_id, rule_name: settings.owner_of(rule_id or "", rule_name or ""),

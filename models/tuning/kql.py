@@ -27,10 +27,20 @@ adapted, which the report says; rule definitions with entity mappings will name 
 Any other type gets no clause (NULL): the watchlist row still carries it. Product alerts (no
 analytic rule) get no clause either: there is no query to paste it into (80_tuning_recommendations).
 The clause grammar is exactly what models/tuning/kql_eval.py evaluates.
+
+When the rule's definition is known (analytic_rules.entity_mappings), an entity type the rule maps
+is matched on the columns the rule's own query projects for it, by Sentinel's entity identifiers
+(`mapped_condition`): Account FullName (`domain\\name` or a UPN) / Name + NTDomain / Name + UPNSuffix
+/ Sid / AadUserId, Host HostName / NetBiosName / FullName (first label), IP Address, Process
+CommandLine, File Name + Directory, FileHash Value, URL Url, DNS DomainName, Mailbox
+MailboxPrimaryAddress. A mapping that cannot express the key exactly (only Name for a
+`domain\\name` account) falls back to the standard columns above; a column name that is not a
+plain identifier is never written into a clause.
 """
 
 from __future__ import annotations
 
+import json
 import re
 
 _ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -114,18 +124,116 @@ def entity_condition(entity_type: str, key: str) -> str | None:
     return None
 
 
+_COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+Mappings = dict[str, list[dict[str, str]]]  # entity type -> one {identifier (lower): column} per mapping
+
+
+def parse_mappings(entity_mappings: str | None) -> Mappings:
+    """A rule's Sentinel entity mappings (JSON text) by lower-case entity type; columns that are not
+    plain identifiers, and anything malformed, are left out."""
+    try:
+        raw = json.loads(entity_mappings) if entity_mappings else []
+    except ValueError:
+        return {}
+    out: Mappings = {}
+    for mapping in raw if isinstance(raw, list) else []:
+        if not isinstance(mapping, dict) or not isinstance(mapping.get("fieldMappings"), list):
+            continue
+        fields = {str(f.get("identifier", "")).lower(): str(f.get("columnName", ""))
+                  for f in mapping["fieldMappings"] if isinstance(f, dict)}
+        fields = {k: v for k, v in fields.items() if k and _COLUMN.fullmatch(v)}
+        if fields:
+            out.setdefault(str(mapping.get("entityType", "")).lower(), []).append(fields)
+    return out
+
+
+def _account_mapped(key: str, m: dict[str, str]) -> str | None:
+    if "\\" in key:
+        domain, name = _split_last(key, "\\")
+        if "fullname" in m:
+            return f"{m['fullname']} =~ {kql_string(key)}"
+        if "name" in m and "ntdomain" in m:
+            return f"({m['name']} =~ {kql_string(name)} and {m['ntdomain']} =~ {kql_string(domain)})"
+        return None
+    if _SID.fullmatch(key):
+        return f"{m['sid']} =~ {kql_string(key)}" if "sid" in m else None
+    if _GUID.fullmatch(key):
+        column = m.get("aaduserid") or m.get("objectguid")
+        return f"{column} =~ {kql_string(key)}" if column else None
+    if "@" in key:
+        if "fullname" in m:
+            return f"{m['fullname']} =~ {kql_string(key)}"
+        name, suffix = _split_last(key, "@")
+        if "name" in m and "upnsuffix" in m:
+            return f"({m['name']} =~ {kql_string(name)} and {m['upnsuffix']} =~ {kql_string(suffix)})"
+        return None
+    column = m.get("name") or m.get("fullname")
+    return f"{column} =~ {kql_string(key)}" if column else None
+
+
+def _file_mapped(key: str, m: dict[str, str]) -> str | None:
+    if "\\" in key or "/" in key:
+        folder, name = _split_last(key, "\\" if "\\" in key else "/")
+        if "name" in m and "directory" in m:
+            return f"({m['name']} =~ {kql_string(name)} and {m['directory']} in~ ({kql_string(folder)}, {kql_string(key)}))"
+        return None
+    return f"{m['name']} =~ {kql_string(key)}" if "name" in m else None
+
+
+_SIMPLE_MAPPED = {"ip": "address", "url": "url", "dns": "domainname", "mailbox": "mailboxprimaryaddress"}
+
+
+def mapped_condition(entity_type: str, key: str, m: dict[str, str]) -> str | None:
+    """The condition on the rule's own mapped columns `m` (identifier -> column), or None when they
+    cannot express this key exactly."""
+    t = (entity_type or "").lower()
+    if t == "account":
+        return _account_mapped(key, m)
+    if t == "host":
+        column = m.get("hostname") or m.get("netbiosname")
+        if column:
+            return f"{column} =~ {kql_string(key)}"
+        return f"tostring(split({m['fullname']}, '.')[0]) =~ {kql_string(key)}" if "fullname" in m else None
+    if t == "file":
+        return _file_mapped(key, m)
+    if t == "process":
+        return None if key.lower().startswith("pid:") or "commandline" not in m else \
+            f"{m['commandline']} =~ {kql_string(key)}"
+    if t == "filehash":
+        digest = key.rpartition(":")[2]
+        return f"{m['value']} =~ {kql_string(digest)}" if "value" in m and digest else None
+    if t in _SIMPLE_MAPPED and _SIMPLE_MAPPED[t] in m:
+        return f"{m[_SIMPLE_MAPPED[t]]} =~ {kql_string(key)}"
+    return None
+
+
+def rule_condition(entity_type: str, key: str, mappings: Mappings) -> str | None:
+    """The condition on the rule's mapped columns when a mapping of this type expresses the key, else
+    on the standard columns (entity_condition)."""
+    if key is None or key == "":
+        return None
+    for m in mappings.get((entity_type or "").lower(), []):
+        condition = mapped_condition(entity_type, key, m)
+        if condition is not None:
+            return condition
+    return entity_condition(entity_type, key)
+
+
 def kql_exclusion(type_1: str, key_1: str, type_2: str | None = None, key_2: str | None = None,
-                  type_3: str | None = None, key_3: str | None = None) -> str | None:
+                  type_3: str | None = None, key_3: str | None = None,
+                  entity_mappings: str | None = None) -> str | None:
     """`| where not(<cond>)` for a single entity, `not(<cond1> and <cond2> [and <cond3>])` for a
-    pair or a triple.
+    pair or a triple; on the rule's own mapped columns when `entity_mappings` (its definition's
+    JSON) maps the entity type.
 
     None when an entity type has no mapped column or a value cannot be written as a KQL literal.
     """
+    mappings = parse_mappings(entity_mappings)
     try:
-        parts = [entity_condition(type_1, key_1)]
+        parts = [rule_condition(type_1, key_1, mappings)]
         for etype, key in ((type_2, key_2), (type_3, key_3)):
             if etype is not None:
-                parts.append(entity_condition(etype, key))
+                parts.append(rule_condition(etype, key, mappings))
     except ValueError:
         return None
     if any(p is None for p in parts):

@@ -13,7 +13,9 @@ Semantics as the KQL docs define them: `=~` and `in~` compare case-insensitively
 `startswith` is a case-insensitive prefix test; a column the row lacks is the empty string (as a
 missing string column is in KQL); `split(s, sep)[i]` out of range is empty.
 
-`rows_of_alert` turns one alert's entities into the query rows the clause is evaluated on.
+`rows_of_alert` turns one alert's entities into the query rows the clause is evaluated on: the
+standard entity columns, and, given a rule's entity mappings (kql.parse_mappings), the columns its
+own query projects, filled from the entity by Sentinel's identifiers (`identifier_values`).
 """
 
 from __future__ import annotations
@@ -233,12 +235,64 @@ def entity_columns(entity_type: str, value: str, properties=None) -> dict[str, s
     return {simple[t]: value} if t in simple else {}
 
 
-def rows_of_alert(entities: Iterable[Mapping]) -> list[dict[str, str]]:
+def identifier_values(entity_type: str, value: str, properties=None) -> dict[str, str]:
+    """What each Sentinel entity identifier (lower-case) holds for one entity, as a rule's query
+    would project it for an entity mapping."""
+    t, p = (entity_type or "").lower(), _props(properties)
+    value = value or ""
+    if t == "account":
+        out = {"fullname": value}
+        if "\\" in value:
+            out["ntdomain"], out["name"] = value.rsplit("\\", 1)
+        elif "@" in value:
+            out["name"], out["upnsuffix"] = value.split("@", 1)
+        elif _SID.fullmatch(value):
+            out["sid"] = value
+        elif _GUID.fullmatch(value):
+            out["aaduserid"] = value
+        else:
+            out["name"] = value
+        for identifier, prop in (("sid", "Sid"), ("aaduserid", "AadUserId"), ("ntdomain", "NTDomain"),
+                                 ("upnsuffix", "UPNSuffix")):
+            if p.get(prop):
+                out.setdefault(identifier, str(p[prop]))
+        return out
+    if t == "host":
+        short, domain = value.split(".", 1)[0], p.get("DnsDomain")
+        return {"hostname": short, "netbiosname": short,
+                "fullname": f"{value}.{domain}" if domain and "." not in value else value}
+    if t == "file":
+        sep = "\\" if "\\" in value else "/"
+        if sep in value:
+            folder, name = value.rsplit(sep, 1)
+            return {"name": name, "directory": folder}
+        return {"name": value}
+    if t == "process":
+        return {} if value.lower().startswith("pid:") else {"commandline": value}
+    if t == "filehash":
+        algorithm, _, digest = value.rpartition(":")
+        return {"value": digest, "algorithm": algorithm}
+    simple = {"ip": "address", "url": "url", "dns": "domainname", "mailbox": "mailboxprimaryaddress"}
+    return {simple[t]: value} if t in simple else {}
+
+
+def _mapped_columns(entity_type: str, value: str, properties, mappings) -> dict[str, str]:
+    held = identifier_values(entity_type, value, properties)
+    return {column: held[identifier]
+            for m in mappings.get((entity_type or "").lower(), []) for identifier, column in m.items()
+            if identifier in held}
+
+
+def rows_of_alert(entities: Iterable[Mapping], mappings=None) -> list[dict[str, str]]:
     """Query rows for an alert: one per combination of one entity of each type (an alert with two
-    accounts could come from either row), capped at MAX_ROWS."""
+    accounts could come from either row), capped at MAX_ROWS. `mappings` (kql.parse_mappings of
+    the rule's definition) adds the columns the rule's own query projects for each entity."""
     by_type: dict[str, list[dict[str, str]]] = {}
     for e in entities:
-        cols = entity_columns(e.get("entity_type"), e.get("entity_value") or e.get("entity_key"), e.get("properties"))
+        value = e.get("entity_value") or e.get("entity_key")
+        cols = entity_columns(e.get("entity_type"), value, e.get("properties"))
+        if mappings:
+            cols = {**cols, **_mapped_columns(e.get("entity_type"), value, e.get("properties"), mappings)}
         if cols and cols not in by_type.get(e.get("entity_type"), []):
             by_type.setdefault(e.get("entity_type"), []).append(cols)
     groups = [by_type[t] for t in sorted(by_type)]
@@ -252,6 +306,7 @@ def rows_of_alert(entities: Iterable[Mapping]) -> list[dict[str, str]]:
     return rows or [{}]
 
 
-def clause_removes(clause: str, entities: Iterable[Mapping]) -> bool:
-    """True when the clause drops the alert: it excludes at least one of the alert's query rows."""
-    return any(not keeps(clause, row) for row in rows_of_alert(entities))
+def clause_removes(clause: str, entities: Iterable[Mapping], mappings=None) -> bool:
+    """True when the clause drops the alert: it excludes at least one of the alert's query rows
+    (laid out in the rule's own columns too, given its `mappings`)."""
+    return any(not keeps(clause, row) for row in rows_of_alert(entities, mappings))

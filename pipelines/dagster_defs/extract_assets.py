@@ -19,6 +19,8 @@ DESCRIPTIONS = {
     "device_events": "DeviceEvents firewall rows (ActionType Firewall*) for one tenant and UTC day, as Parquet.",
     "security_alert": "SecurityAlert rows whose TimeGenerated falls in one tenant's UTC day, as Parquet.",
     "security_incident": "SecurityIncident versions (one row per update) modified in one tenant's UTC day, as Parquet.",
+    "analytic_rules": "Analytic rule definitions (Sentinel alertRules, Defender custom detections) as one tenant had "
+                      "them when its UTC day was extracted, as Parquet.",
 }
 
 

@@ -47,6 +47,9 @@ class FetchStats:
     # raw columns the service itself sent (before conform fills missing ones with nulls); None when
     # the source yields its batches unconformed and extract can read them off the batch
     source_columns: set[str] | None = None
+    # why a source that answered returned nothing on purpose (a permission not granted, a setting
+    # not made): the partition is committed empty and the reason recorded, instead of a failed run
+    absence: str | None = None
 
 
 class Source(Protocol):

@@ -165,6 +165,9 @@ def known_values_regex(known: KnownValues) -> str:
 KEY = "rows without their natural key cannot be de-duplicated or joined"
 GRAPH_ENUMS = "Sentinel sends PascalCase, Graph camelCase; Graph adds unknown and unknownFutureValue"
 SEVERITIES = ("Informational", "Low", "Medium", "High", "Unknown", "unknownFutureValue")
+# Sentinel alertRules kinds (2024-09-01) and Defender XDR custom detection rules (Graph)
+RULE_KINDS = ("Scheduled", "NRT", "Fusion", "MicrosoftSecurityIncidentCreation", "MLBehaviorAnalytics",
+              "ThreatIntelligence", "CustomDetection")
 
 # Only the columns with more than a type; every other column is nullable, blank kept, no range.
 _RULES: dict[str, dict[str, dict]] = {
@@ -250,6 +253,28 @@ _RULES: dict[str, dict[str, dict]] = {
         "Labels": {"json": JsonText("warn", "staging keeps it as JSON for the analyst")},
         "AdditionalData": {"json": JsonText("warn", "kept for the analyst; no model reads it")},
         # Owner is `dynamic` in Sentinel but plain text from Graph (assignedTo): text, not JSON.
+    },
+    "analytic_rules": {
+        "SnapshotTime": {"key": True, "required": True, "typed": True},
+        "RuleId": {"key": True, "required": True, "typed": True},
+        "Kind": {
+            "required": True,
+            "known": KnownValues(
+                RULE_KINDS, False,
+                "displayed to rule owners; only Scheduled and NRT rules have a query an exclusion clause is pasted into",
+            ),
+        },
+        "Enabled": {"typed": True},
+        "Severity": {"known": KnownValues(SEVERITIES, True, f"displayed as-is; {GRAPH_ENUMS}")},
+        "Tactics": {"json": JsonText("warn", "displayed to rule owners; no model reads it")},
+        "Techniques": {"json": JsonText("warn", "displayed to rule owners; no model reads it")},
+        "EntityMappings": {
+            "json": JsonText(
+                "warn",
+                "the tuning clause reads the rule's mapped column names from it; a broken mapping falls back to "
+                "the standard entity columns",
+            ),
+        },
     },
 }
 

@@ -15,6 +15,10 @@ class AccessDenied(SourceError):
     """401/403: retrying cannot help; the message names the missing permission or role."""
 
 
+class Forbidden(AccessDenied):
+    """HTTP 403 from a service that issued the token: a permission or role not granted."""
+
+
 class IncompleteWindow(SourceError):
     """A window still truncated (row cap, PartialError, timeout) at the smallest allowed split."""
 

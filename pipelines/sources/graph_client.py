@@ -23,7 +23,7 @@ from pipelines.sources.azure_auth import (
     tls_verify,
 )
 from pipelines.sources.base import FetchStats
-from pipelines.sources.errors import AccessDenied, Retryable, SourceError, SplitNeeded
+from pipelines.sources.errors import AccessDenied, Forbidden, Retryable, SourceError, SplitNeeded
 from pipelines.sources.resilience import RetryPolicy, call_with_retries, parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ class GraphClient:
         log.debug("graph %s %s -> %d", method, path, response.status_code)
         status = response.status_code
         if status in (401, 403):
-            raise AccessDenied(
+            raise (Forbidden if status == 403 else AccessDenied)(
                 f"tenant '{self.tenant.name}': HTTP {status} from Microsoft Graph {path}: the app registration "
                 f"(client {self.tenant.client_id}) needs the application permission {permission} with admin consent"
             )

@@ -161,11 +161,39 @@ SECURITY_INCIDENT = pa.schema(
     ]
 )
 
+# Analytic rule definitions, one row per rule, a daily snapshot (the services keep no history of
+# them). Sentinel: the workspace's Microsoft.SecurityInsights alertRules (ARM property names);
+# Defender XDR: Graph custom detection rules, mapped onto the same columns. RuleId is the id alerts
+# carry (SecurityAlert "Analytic Rule Ids", Graph alerts' detectorId), lower-case; ResourceId the
+# service's own id (ARM id, Graph rule id). Tactics, Techniques and EntityMappings are JSON text.
+ANALYTIC_RULES = pa.schema(
+    [
+        ("SnapshotTime", TS),
+        ("RuleId", S),
+        ("ResourceId", S),
+        ("Source", S),
+        ("Kind", S),
+        ("DisplayName", S),
+        ("Description", S),
+        ("Enabled", pa.bool_()),
+        ("Severity", S),
+        ("Query", S),
+        ("QueryFrequency", S),
+        ("QueryPeriod", S),
+        ("Tactics", S),
+        ("Techniques", S),
+        ("EntityMappings", S),
+        ("AlertRuleTemplateName", S),
+        ("LastModifiedTime", TS),
+    ]
+)
+
 # Lake table name -> schema. The lake table name is also the Dagster extract asset's suffix.
 RAW_TABLES: dict[str, pa.Schema] = {
     "device_events": DEVICE_EVENTS,
     "security_alert": SECURITY_ALERT,
     "security_incident": SECURITY_INCIDENT,
+    "analytic_rules": ANALYTIC_RULES,
 }
 
 # Which column places a raw row in its partition day (half-open UTC window [day, day + 1)).
@@ -174,6 +202,8 @@ WINDOW_COLUMN: dict[str, str] = {
     "device_events": "Timestamp",
     "security_alert": "TimeGenerated",
     "security_incident": "LastModifiedTime",
+    # a snapshot of the definitions when the day was extracted, stamped with the day's start
+    "analytic_rules": "SnapshotTime",
 }
 
 # written once, in vocab (the firewall models read the same tuple)

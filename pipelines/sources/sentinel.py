@@ -56,6 +56,7 @@ from pipelines.sources.errors import AccessDenied, Retryable, SourceError, Split
 from pipelines.sources.kql import SERVICE_TABLES, window_query
 from pipelines.sources.resilience import RetryPolicy, call_with_retries, fetch_complete, parse_retry_after
 from pipelines.sources.schemas import WINDOW_COLUMN
+from pipelines.sources.sentinel_rules import SentinelRules
 
 LOG_ANALYTICS_ROW_CAP = 500_000  # documented per-query record limit
 SERVER_TIMEOUT_SECONDS = 600  # the API's maximum (`Prefer: wait=600`); beyond it the API answers 504
@@ -119,6 +120,10 @@ class SentinelSource:
         )
 
     def fetch(self, table: str, window: Window, stats: FetchStats) -> Iterator[pa.Table]:
+        if table == "analytic_rules":  # Azure Resource Manager, not Log Analytics
+            for batch in SentinelRules(self.tenant, self.retry).fetch(window, stats):
+                yield conformed_batch(batch, table, stats, "SnapshotTime")
+            return
         what = f"sentinel tenant '{self.tenant.name}' {SERVICE_TABLES.get(table, table)}"
         if table not in SERVICE_TABLES:
             raise ValueError(f"unknown raw table {table!r}")

@@ -66,7 +66,7 @@ def sync_lake(con: duckdb.DuckDBPyConnection, settings: Settings, progress: Prog
         for i, m in enumerate(changed, 1):
             day = date.fromisoformat(m.day)
             verify(m)  # a damaged or replaced file fails this tenant's build, never loads silently
-            records = staging.stage_raw(con, m.table, m.tenant, day, m.file)
+            records = staging.stage_raw(con, m.table, m.tenant, day, m.file, absence=(m.stats or {}).get("absence"))
             if m.quarantine_file:
                 q = pq.read_table(m.quarantine_file).to_pylist()
                 records = q + records

@@ -70,9 +70,13 @@ def _touch_log(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def stage_raw(
-    con: duckdb.DuckDBPyConnection, table: str, tenant: str, day: date, raw: pa.Table | Path | str
+    con: duckdb.DuckDBPyConnection, table: str, tenant: str, day: date, raw: pa.Table | Path | str,
+    absence: str | None = None,
 ) -> list[dict]:
     """Replace the staging rows of one (table, tenant, day) partition from a raw Arrow table or file.
+
+    `absence` is the reason the source recorded for returning nothing on purpose (the manifest's
+    stats), which analytic_rule_snapshots keeps.
 
     Returns quarantine records (reason + raw row) for rows staging could not use; the rows
     themselves still land wherever they are usable (an alert with broken Entities keeps its row).
@@ -92,7 +96,7 @@ def stage_raw(
             quarantined = [
                 {"reason": reason, "row_json": json.dumps({"SystemAlertId": alert_id})} for alert_id, reason in bad
             ]
-        set_params(con, {"tenant": tenant, "day": day})
+        set_params(con, {"tenant": tenant, "day": day, "absence": absence})
         _touch_log(con)
         run_sql_file(con, STAGE_SQL[table])
     finally:

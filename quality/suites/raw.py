@@ -75,4 +75,5 @@ RAW_KEYS = {
     "device_events": ["DeviceId", "Timestamp", "ReportId", "ActionType"],
     "security_alert": ["SystemAlertId"],
     "security_incident": ["IncidentNumber"],
+    "analytic_rules": ["RuleId"],
 }

@@ -148,10 +148,25 @@ QUARANTINE = [
     # tbl, tenant, day and reason are NOT NULL in the DDL.
     error(E.ExpectColumnValueLengthsToBeBetween(column="reason", min_value=1),
           "the reason is what tells an analyst why a row is missing from the tables"),
-    error(E.ExpectColumnValuesToBeInSet(column="tbl", value_set=["device_events", "security_alert", "security_incident"]),
+    error(E.ExpectColumnValuesToBeInSet(column="tbl", value_set=["device_events", "security_alert", "security_incident", "analytic_rules"]),
           "quarantine is keyed by the raw table; another name means a partition's rows were filed under the wrong table"),
     warn(E.ExpectColumnValuesToNotBeNull(column="row_json"),
          "the raw row is what an analyst needs to judge the reason; the reason alone still explains the gap"),
+]
+
+ANALYTIC_RULE_SNAPSHOTS = [
+    *not_null(["rules", "enabled_rules"], "a snapshot row says how many rules the partition held"),
+    unique(["tenant", "day"], "one snapshot per lake partition"),
+    error(E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="rules", column_B="enabled_rules", or_equal=True),
+          "enabled rules are a subset of the snapshot's rules"),
+]
+
+ANALYTIC_RULES = [
+    *not_null(["tenant", "day", "rule_id"], NULL_KEY),
+    unique(["tenant", "rule_id"],
+           "one definition per rule of the latest snapshot; a duplicate joins twice to every tuning table"),
+    warn(E.ExpectColumnValuesToMatchRegex(column="rule_id", regex="^[^A-Z]*$"),
+         "rule ids are lower-case, as staging writes alerts.rule_id; another casing does not join", "lower-case"),
 ]
 
 LOAD_LOG = [
@@ -177,6 +192,7 @@ def changed_partition(table: str, alias: str = "") -> str:
 
 CHANGED_PARTITIONS = changed_partition("tbl")
 CHANGED_INCIDENT_DAYS = changed_partition("'security_incident'")
+CHANGED_RULE_SNAPSHOTS = changed_partition("'analytic_rules'")
 # correlated on the outer table `x`: its key has a row on a day this run (re)loaded (constants only)
 _ALERT_DAY, _INCIDENT_DAY = changed_partition("'security_alert'", "c"), changed_partition("'security_incident'", "c")
 TOUCHED_ALERT = f"SELECT 1 FROM alerts AS c WHERE c.tenant = x.tenant AND c.system_alert_id = x.system_alert_id AND {_ALERT_DAY}"  # noqa: S608
@@ -201,6 +217,10 @@ STAGING_SUITES: dict[str, tuple[list[Check], Scope]] = {
                                    ("tenant", "incident_number"))),
     "incident_alerts": (INCIDENT_ALERTS, Scope(f"SELECT * FROM incident_alerts AS x WHERE EXISTS ({TOUCHED_INCIDENT})",  # noqa: S608
                                                "changed", ("tenant", "incident_number", "system_alert_id"))),
+    "analytic_rule_snapshots": (ANALYTIC_RULE_SNAPSHOTS, Scope(
+        f"SELECT * FROM analytic_rule_snapshots WHERE {CHANGED_RULE_SNAPSHOTS}", "changed",  # noqa: S608
+        ("tenant", "day"))),
+    "analytic_rules": (ANALYTIC_RULES, Scope("SELECT * FROM analytic_rules WHERE tenant = ?", "tenant", ("rule_id",))),
     "quarantine": (QUARANTINE, Scope(f"SELECT * FROM quarantine WHERE {CHANGED_PARTITIONS}", "changed",  # noqa: S608
                                      ("tbl", "tenant", "day"))),
     "load_log": (LOAD_LOG, Scope(f"SELECT * FROM load_log WHERE {CHANGED_PARTITIONS}", "changed",  # noqa: S608

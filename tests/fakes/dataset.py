@@ -19,6 +19,8 @@ DAY_START = datetime.combine(DAY, time.min, tzinfo=UTC)
 DAY_END = DAY_START + timedelta(days=1)
 FIREWALL = ["FirewallInboundConnectionBlocked", "FirewallOutboundConnectionBlocked", "FirewallInboundConnectionToAppBlocked"]
 TENANT_GUID = "11111111-2222-3333-4444-555555555555"
+WORKSPACE_RESOURCE_ID = ("/subscriptions/0d6c9e1a-5b7f-4c2e-9a31-8e4f2b6d7c10/resourceGroups/rg-sec/providers/"
+                         "Microsoft.OperationalInsights/workspaces/law-sec")
 
 
 def ticks(value: datetime) -> str:
@@ -33,6 +35,8 @@ class Dataset:
     sentinel_incidents: list[dict] = field(default_factory=list)
     graph_alerts: list[dict] = field(default_factory=list)
     graph_incidents: list[dict] = field(default_factory=list)
+    alert_rules: list[dict] = field(default_factory=list)  # Sentinel alertRules resources (ARM)
+    detection_rules: list[dict] = field(default_factory=list)  # Graph custom detection rules
 
 
 def _device_events(rng: random.Random, n: int) -> list[dict]:
@@ -106,9 +110,64 @@ def _graph_alert(i: int, created: datetime) -> dict:
     }
 
 
+def _alert_rule(i: int) -> dict:
+    """An alertRules resource as the 2024-09-01 API returns it; kinds vary, names are GUIDs (one upper-case)."""
+    name = f"5E0C1A2B-0000-4000-8000-{i:012d}" if i == 0 else f"5e0c1a2b-0000-4000-8000-{i:012d}"
+    kind = ["Scheduled", "NRT", "Scheduled", "Fusion", "MicrosoftSecurityIncidentCreation", "Scheduled", "Scheduled"][i % 7]
+    props: dict = {"displayName": f"Rule {i}", "description": f"Rule {i} description", "enabled": i != 2,
+                   "alertRuleTemplateName": None, "lastModifiedUtc": "2026-09-30T12:00:00.1234567Z"}
+    if kind in ("Scheduled", "NRT"):
+        props |= {"severity": ["Medium", "High", "Low"][i % 3], "tactics": ["CredentialAccess"],
+                  "techniques": ["T1110"], "query": f"SecurityEvent | where EventID == 4625 | extend Rule = '{i}'",
+                  "queryFrequency": "PT5H" if kind == "Scheduled" else None,
+                  "queryPeriod": "P1D" if kind == "Scheduled" else None,
+                  "entityMappings": [{"entityType": "Account", "fieldMappings": [
+                      {"identifier": "FullName", "columnName": "TargetAccount"}]},
+                      {"entityType": "Host", "fieldMappings": [{"identifier": "FullName", "columnName": "Computer"}]}]}
+        if kind == "NRT":
+            props.pop("queryFrequency")
+            props.pop("queryPeriod")
+    elif kind == "Fusion":
+        props |= {"severity": "High", "tactics": ["Persistence", "LateralMovement"]}
+    else:
+        props |= {"productFilter": "Microsoft Defender Advanced Threat Protection"}
+    return {"id": f"{WORKSPACE_RESOURCE_ID}/providers/Microsoft.SecurityInsights/alertRules/{name}", "name": name,
+            "type": "Microsoft.SecurityInsights/alertRules", "kind": kind, "etag": f'"{i:08x}-0000-0000-0000-000000000000"',
+            "properties": props}
+
+
+def _detection_rule(i: int) -> dict:
+    """A Graph custom detection rule; its detectorId is the one its alerts carry (_graph_alert)."""
+    return {
+        "@odata.type": "#microsoft.graph.security.detectionRule", "id": str(7500 + i),
+        "displayName": f"Blocked inbound RDP burst {i}", "isEnabled": i != 1,
+        "createdBy": "admin@corp.example", "createdDateTime": "2026-09-01T08:00:00.1234567Z",
+        "lastModifiedDateTime": "2026-09-20T08:00:00.1234567Z", "lastModifiedBy": "admin@corp.example",
+        "detectorId": f"a0b1c2d3-0000-4000-8000-{i:012d}",
+        "queryCondition": {"queryText": "DeviceEvents\r\n| where ActionType startswith 'Firewall'",
+                           "lastModifiedDateTime": None},
+        "schedule": {"period": "1H", "nextRunDateTime": "2026-10-02T09:00:00Z"},
+        "lastRunDetails": {"lastRunDateTime": "2026-10-02T08:00:00Z", "status": None, "failureReason": None,
+                           "errorCode": None},
+        "detectionAction": {
+            "alertTemplate": {
+                "title": f"Blocked inbound RDP burst {i}", "description": "Many inbound connections were blocked.",
+                "severity": "medium", "category": "LateralMovement", "recommendedActions": None,
+                "mitreTechniques": ["T1021.001"],
+                "impactedAssets": [
+                    {"@odata.type": "#microsoft.graph.security.impactedDeviceAsset", "identifier": "deviceName"},
+                    {"@odata.type": "#microsoft.graph.security.impactedUserAsset", "identifier": "accountSid"},
+                ],
+            },
+            "organizationalScope": None, "responseActions": [],
+        },
+    }
+
+
 def build(seed: int = 7, n_events: int = 40) -> Dataset:
     rng = random.Random(seed)
-    data = Dataset(device_events=_device_events(rng, n_events))
+    data = Dataset(device_events=_device_events(rng, n_events), alert_rules=[_alert_rule(i) for i in range(7)],
+                   detection_rules=[_detection_rule(i) for i in range(4)])
     starts = [DAY_START, DAY_END] + [DAY_START + timedelta(seconds=rng.uniform(-3600, 86400 + 3600)) for _ in range(10)]
     for i, when in enumerate(starts):
         data.sentinel_alerts.append({

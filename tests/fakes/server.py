@@ -37,6 +37,9 @@ KQL = re.compile(
     r'(?P<fw>\n\| where ActionType startswith "Firewall")?$'
 )
 ODATA = re.compile(r"^(?P<col>\w+) ge (?P<start>\S+) and (?P=col) lt (?P<end>\S+)$")
+ALERT_RULES = re.compile(r"/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.OperationalInsights/"
+                         r"workspaces/[^/]+/providers/Microsoft\.SecurityInsights/alertRules", re.IGNORECASE)
+RULES_API_VERSION = "2024-09-01"
 LA_TABLES = {"DeviceEvents": "device_events", "SecurityAlert": "security_alert", "SecurityIncident": "security_incident"}
 REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real"
 
@@ -275,6 +278,27 @@ class FakeMicrosoft:
         return 200, payload
 
 
+    def alert_rules(self, query: dict[str, list[str]], path: str) -> tuple[int, dict]:
+        """ARM's list: `value` and, while more remain, an absolute `nextLink` (api-version kept)."""
+        version = query.get("api-version", [""])[0]
+        if version != RULES_API_VERSION:
+            return 400, {"error": {"code": "InvalidApiVersionParameter",
+                                   "message": f"The api-version '{version}' is invalid."}}
+        offset = int(query.get("$skipToken", ["0"])[0])
+        payload: dict = {"value": self.data.alert_rules[offset: offset + self.page_size]}
+        if offset + self.page_size < len(self.data.alert_rules):
+            payload["nextLink"] = f"{self.url}{path}?api-version={version}&$skipToken={offset + self.page_size}"
+        return 200, payload
+
+    def detection_rules(self, query: dict[str, list[str]], path: str) -> tuple[int, dict]:
+        offset = int(query.get("$skiptoken", ["0"])[0])
+        payload: dict = {"@odata.context": "https://graph.microsoft.com/beta/$metadata#security/rules/detectionRules",
+                         "value": self.data.detection_rules[offset: offset + self.page_size]}
+        if offset + self.page_size < len(self.data.detection_rules):
+            payload["@odata.nextLink"] = f"{self.url}{path}?$skiptoken={offset + self.page_size}"
+        return 200, payload
+
+
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeMicrosoft
     protocol_version = "HTTP/1.1"
@@ -308,6 +332,10 @@ class _Handler(BaseHTTPRequestHandler):
             return "token"
         if re.fullmatch(r"/v1/workspaces/[0-9a-fA-F-]+/query", path) and method == "POST":
             return "la"
+        if ALERT_RULES.fullmatch(path) and method == "GET":
+            return "alert_rules"
+        if path == "/beta/security/rules/detectionRules" and method == "GET":
+            return "detection_rules"
         return {"/v1.0/security/runHuntingQuery": "hunting", "/v1.0/security/incidents": "incidents",
                 "/v1.0/security/alerts_v2": "alerts"}.get(path, "unknown")
 
@@ -349,6 +377,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(*fake.log_analytics(json.loads(raw)))
         if route == "hunting":
             return self._send(*fake.hunting(json.loads(raw)))
+        if route == "alert_rules":
+            return self._send(*fake.alert_rules(parse_qs(parsed.query), parsed.path))
+        if route == "detection_rules":
+            return self._send(*fake.detection_rules(parse_qs(parsed.query), parsed.path))
         return self._send(*fake.listing(route, parse_qs(parsed.query), parsed.path))
 
     def _fault(self, spec: dict) -> None:

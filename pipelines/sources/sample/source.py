@@ -14,6 +14,7 @@ from pipelines.sources.base import FetchStats, Window
 from pipelines.sources.schemas import RAW_TABLES, WINDOW_COLUMN
 
 from .alerts import AlertSimulator
+from .definitions import definitions_table
 from .firewall_table import LATE_MAX_US, device_day_batches
 from .incidents import incident_rows
 from .params import SimulationParams
@@ -95,11 +96,13 @@ class SampleSource:
                 return
         if table == "device_events":
             batches = self._device_batches(lo, hi)
+        elif table == "analytic_rules":
+            batches = self._definition_batches(lo)
         else:
             batches = self._tuning_batches(table, lo, hi)
         size = self.params.max_batch_rows
         for batch in batches:
-            watermark = pc.max(batch["TimeGenerated"]).as_py()
+            watermark = pc.max(batch["TimeGenerated" if table != "analytic_rules" else "SnapshotTime"]).as_py()
             if watermark is not None:
                 stats.watermark = watermark if stats.watermark is None else max(stats.watermark, watermark)
             for offset in range(0, batch.num_rows, size):
@@ -125,6 +128,11 @@ class SampleSource:
                 keep = self._mask(batch, "Timestamp", lo, hi)
                 if keep is not None:
                     yield batch if pc.all(keep).as_py() else batch.filter(keep)
+
+    def _definition_batches(self, lo: int) -> Iterator[pa.Table]:
+        """The rule definitions, snapshotted at the window's start, while the world exists."""
+        if self.world.day_us(0) <= lo < self.world.end_us:
+            yield definitions_table(self.world, lo)
 
     def _tuning_batches(self, table: str, lo: int, hi: int) -> Iterator[pa.Table]:
         lookback = ALERT_LOOKBACK_DAYS if table == "security_alert" else INCIDENT_LOOKBACK_DAYS
