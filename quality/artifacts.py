@@ -18,7 +18,7 @@ from pipelines.names import safe_file_stem
 from pipelines.warehouse.readonly import WarehouseUnavailable, connect_readonly
 from quality.engine import Outcome
 
-# The reports contain no scripts by design (pipelines/reports/html.py: inline CSS and SVG only), so
+# The reports contain no scripts by design (pipelines/reports/templates/: inline CSS and SVG only), so
 # any opening script tag, whatever its case, is data that bypassed escaping.
 SCRIPT_TAG = re.compile(rb"<\s*script", re.IGNORECASE)
 SHOWN = 5  # file names listed in an observed value

@@ -38,13 +38,13 @@ def test_workspace_resource_id_is_optional_and_validated():
     assert _tenant().resource_manager_endpoint == "https://management.azure.com"
     t = _tenant(workspace_resource_id=WORKSPACE + "/", resource_manager_endpoint="https://management.usgovcloudapi.net/")
     assert (t.workspace_resource_id, t.resource_manager_endpoint) == (WORKSPACE, "https://management.usgovcloudapi.net")
-    with pytest.raises(ConfigError, match="'workspace_resource_id' must be the workspace's ARM id"):
+    with pytest.raises(ConfigError, match="workspace_resource_id: must be the workspace's Azure resource ID"):
         _tenant(workspace_resource_id="c8c99641-985d-4e4e-8e91-fb3466cd0e5b")
-    with pytest.raises(ConfigError, match="'workspace_resource_id' must be"):
+    with pytest.raises(ConfigError, match="workspace_resource_id: must be"):
         _tenant(workspace_resource_id=WORKSPACE + "/providers/Microsoft.SecurityInsights/alertRules/x")
-    with pytest.raises(ConfigError, match="'resource_manager_endpoint' must be an https URL"):
+    with pytest.raises(ConfigError, match="resource_manager_endpoint: must be an https URL"):
         _tenant(resource_manager_endpoint="http://management.azure.com")
-    with pytest.raises(ConfigError, match="applies to sentinel tenants only"):
+    with pytest.raises(ConfigError, match="it is a setting of kind 'sentinel', not 'sample'"):
         parse({"tenant": [{"name": "d", "kind": "sample", "workspace_resource_id": WORKSPACE}]}, base_dir=Path.cwd())
 
 
