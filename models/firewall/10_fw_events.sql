@@ -4,7 +4,8 @@
 -- key: tenant, day, device_id, timestamp, report_id, action_type
 -- depends_on: device_events, fw_macros
 -- catch_up: event_days
--- description: One row per firewall event with its derived direction, addresses, program, address class and service port.
+-- description: One row per firewall event with its derived direction, addresses, program (grouping key and
+--   the path as reported), address class and service port.
 --
 -- fw_events: one row per staged firewall event (device_events row with a Firewall* ActionType) with
 -- the derived fields every firewall model groups by. Why: the derivations (address normalisation
@@ -14,7 +15,9 @@
 -- INCREMENTAL: only (tenant, day) pairs listed in changed_partitions for device_events are deleted
 -- and rebuilt, like fw_daily.
 -- Rows with empty IP/port (FirewallInboundConnectionToAppBlocked) are kept: NULL ports, class
--- 'unspecified'. AdditionalFields keys (RemoteAddress, LocalPort, …) only fill gaps in the columns.
+-- 'unspecified'. program_path keeps the path as reported (lower case, not folded): rule drafts need
+-- the real path (a user's folder, a volume device path mapped to its drive letter), which the
+-- folded grouping key `process` has lost. AdditionalFields keys (RemoteAddress, LocalPort, …) only fill gaps in the columns.
 -- Cost: the address, class and path macros run once per DISTINCT value of the changed days (a few
 -- thousand addresses, a few dozen programs), not once per event; AdditionalFields is parsed once.
 CREATE TABLE IF NOT EXISTS fw_events (
@@ -32,6 +35,7 @@ CREATE TABLE IF NOT EXISTS fw_events (
     local_port INTEGER,
     process VARCHAR NOT NULL,
     process_name VARCHAR NOT NULL,
+    program_path VARCHAR NOT NULL,
     profile VARCHAR,
     protocol VARCHAR NOT NULL,
     remote_class VARCHAR NOT NULL,
@@ -92,7 +96,8 @@ addresses AS (
     FROM (SELECT remote_ip_raw AS raw_ip FROM raw UNION SELECT local_ip_raw FROM raw)
 ),
 programs AS (
-    SELECT folder, file, fw_process_path(folder, file) AS process, lower(file) AS process_name
+    SELECT folder, file, fw_fold_path(fw_join_path(folder, file)) AS process, lower(file) AS process_name,
+           fw_join_path(folder, file) AS program_path
     FROM (SELECT DISTINCT folder, file FROM raw)
 )
 SELECT
@@ -103,6 +108,7 @@ SELECT
     r.local_port,
     p.process,
     p.process_name,
+    p.program_path,
     r.profile,
     r.protocol,
     ra.class AS remote_class,
