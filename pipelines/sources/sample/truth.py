@@ -71,7 +71,10 @@ def situation_truth(w: World) -> list[dict]:
     return [
         # the beaconing upd4te.exe: one finding carrying both of its signals
         {**fw, "kind": "beacon", "process_file_name": NEW_PATTERN_FILE, "direction": "outbound",
-         "signals": ["new_pattern", "outbound_blocked_app"], "nights": states("new", "ongoing", "ongoing")},
+         "signals": ["new_pattern", "outbound_blocked_app"], "nights": states("new", "ongoing", "ongoing"),
+         # drafted per user: the firewall cannot expand %UserProfile%
+         "programs": sorted({f"{w.processes[i].folder}\\{NEW_PATTERN_FILE}".lower()
+                             for i in w.new_pattern_procs.values()})},
         # ToApp rows with only the folder: -Program must be the executable the outbound rows name
         {**fw, "kind": "folder_only_app", "process": f"%programfiles%\\{under_program_files}",
          "finding_type": "app_blocked_inbound", "devices": len(w.edgeagent_devices),
