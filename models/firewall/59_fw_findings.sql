@@ -47,7 +47,8 @@
 --     last night a rule saw it (fw_candidates.active_on). Published once; the next night it is
 --     dropped (reopened as new when its events come back).
 -- first_seen / last_seen span the situation's whole life (first and last event of any night it was
--- open); nights_open counts the nights it was published open (new = 1).
+-- open); nights_open counts the nights it was published open (new = 1; the resolving night does not
+-- count, so a situation already stale when first seen is published resolved with 0).
 -- Every literal in hunting_kql goes through kql_str and every value in the drafts through ps_str
 -- (PowerShell) or cmd_str/cmd_path (netsh).
 CREATE TABLE IF NOT EXISTS fw_findings (
@@ -224,7 +225,7 @@ seen_tonight AS (
             CASE WHEN p.was_open THEN list_sort(list_distinct(list_concat(coalesce(p.signals, []), t.signals)))
                 ELSE t.signals END AS signals,
             CASE WHEN p.was_open THEN greatest(t.last_active, p.last_active) ELSE t.last_active END AS last_active),
-        CASE WHEN p.was_open THEN coalesce(p.nights_open, 1) + 1 ELSE 1 END AS nights_open,
+        CASE WHEN p.was_open THEN coalesce(p.nights_open, 1) ELSE 0 END AS nights_before,
         coalesce(p.was_open, false) AS was_open,
         p.last_active AS previous_last_active,
         p.finding_id IS NOT NULL AND NOT p.was_open AS reported_resolved
@@ -232,12 +233,15 @@ seen_tonight AS (
     LEFT JOIN prev p ON p.tenant = t.tenant AND p.finding_id = t.finding_id
 ),
 lifecycle AS (
-    SELECT s.* EXCLUDE (was_open, previous_last_active, reported_resolved),
+    SELECT s.* EXCLUDE (was_open, previous_last_active, reported_resolved, nights_before),
         CASE
             WHEN getvariable('as_of') - s.last_active >= getvariable('resolve_after_days') THEN 'resolved'
             WHEN s.was_open THEN 'ongoing'
             ELSE 'new'
         END AS state,
+        s.nights_before
+            + CASE WHEN getvariable('as_of') - s.last_active >= getvariable('resolve_after_days') THEN 0 ELSE 1 END
+            AS nights_open,
         s.reported_resolved AND s.last_active <= s.previous_last_active AS already_reported
     FROM seen_tonight s
 )
