@@ -94,6 +94,7 @@ def test_rule_program_folds_system_folders_and_refuses_what_the_firewall_cannot_
     assert rule_program(r"c:\users\anna\appdata\x.exe") == r"c:\users\anna\appdata\x.exe"
 
 
+@pytest.mark.xdist_group("sample_warehouse")
 def test_every_draft_of_the_sample_warehouse_matches_the_documented_parameter_set(sample_warehouse):
     from pipelines.warehouse.hub import connect_warehouse
 
