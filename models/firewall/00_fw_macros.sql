@@ -157,11 +157,12 @@ CREATE OR REPLACE MACRO ps_fw_rule(display_name, direction, action, program, pro
         || ' -Profile ' || profile
 );
 
--- A cmd.exe double-quoted argument: cmd has no escape inside quotes, so the characters it would
--- interpret (" % ^ & | < > and control characters) are dropped from names; paths keep % (a GPO
--- startup script expanding %SystemRoot% itself yields the same path the firewall would).
-CREATE OR REPLACE MACRO cmd_str(s) AS ('"' || regexp_replace(coalesce(s, ''), '["%^&|<>\x00-\x1f\x7f]', '', 'g') || '"');
-CREATE OR REPLACE MACRO cmd_path(s) AS ('"' || regexp_replace(coalesce(s, ''), '["^&|<>\x00-\x1f\x7f]', '', 'g') || '"');
+-- A cmd.exe double-quoted argument. Inside double quotes cmd takes & | < > ^ literally; only a
+-- quote (which would end the argument; not a legal file-name character anyway) and control
+-- characters are dropped, and from names also % (a batch file would expand it). Paths keep %: a
+-- GPO startup script expanding %SystemRoot% itself yields the same path the firewall would.
+CREATE OR REPLACE MACRO cmd_str(s) AS ('"' || regexp_replace(coalesce(s, ''), '["%\x00-\x1f\x7f]', '', 'g') || '"');
+CREATE OR REPLACE MACRO cmd_path(s) AS ('"' || regexp_replace(coalesce(s, ''), '["\x00-\x1f\x7f]', '', 'g') || '"');
 
 -- Public IPv4 and IPv6 space as explicit ranges: netsh has no Internet keyword. The complement of the
 -- classes fw_ip_class does not call public (0/8, 10/8, 100.64/10, 127/8, 169.254/16, 172.16/12,
