@@ -63,7 +63,7 @@ def sample_warehouse(tmp_path_factory):
 FAST_MODULES = {
     "test_bench_reference", "test_config", "test_connector_parsing", "test_definitions",
     "test_firewall_derived_fields", "test_firewall_finding_rules", "test_firewall_incremental",
-    "test_firewall_oracle", "test_firewall_real_rows", "test_lake", "test_quality_portal_csv",
+    "test_firewall_oracle", "test_firewall_real_rows", "test_firewall_situations", "test_lake", "test_quality_portal_csv",
     "test_reliability_sql_and_storage", "test_staging_latest_state", "test_staging_real_alerts",
     "test_tuning_beta", "test_tuning_kql", "test_tuning_recommendations",
 }

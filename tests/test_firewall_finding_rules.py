@@ -120,9 +120,17 @@ def test_audit_gap_names_the_silent_device(findings):
 
 
 def test_new_patterns_are_the_new_apps_and_ports_only(findings):
-    got = {(f["process_name"], f["direction"], f["local_port"]) for f in of_type(findings, "new_pattern")}
-    assert got == {("listener.exe", "inbound", None), ("rare.exe", "inbound", None), ("svchost.exe", "inbound", 135),
-                   ("ntoskrnl.exe", "inbound", 445)}
+    """The four new patterns (listener.exe, rare.exe, svchost 135, ntoskrnl 445) are signals; three belong to
+    the situation that made them new, so they are a signal of that finding, not a finding of their own."""
+    got = {(f["finding_type"], f["process_name"], f["device_name"], f["remote_ip"])
+           for f in findings if "new_pattern" in f["signals"]}
+    assert got == {
+        ("new_pattern", "rare.exe", None, None),  # below app_blocked_inbound's threshold: alone
+        ("app_blocked_inbound", "listener.exe", None, None),  # the same listener blocked on 5 devices
+        ("remote_scanner", None, None, "198.51.100.77"),  # port 445 was new because of the sweep
+        ("volume_spike", None, "ws-02", None),  # port 135 on ws-02 was new because of the burst
+    }
+    assert not [f for f in findings if f["finding_type"] == "new_pattern" and f["process_name"] != "rare.exe"]
 
 
 def test_steady_benign_traffic_yields_nothing(findings):
@@ -138,3 +146,21 @@ def test_every_finding_has_evidence_query_and_stable_id(findings):
         assert f["hunting_kql"].startswith("DeviceEvents\n| where Timestamp between (datetime(")
         assert "| project Timestamp, DeviceId, DeviceName, ReportId" in f["hunting_kql"]
         assert f["as_of"] == AS_OF and f["severity"] in ("high", "medium", "low")
+        assert f["state"] == "new" and f["nights_open"] == 1  # the first night of this warehouse
+        assert f["finding_type"] in f["signals"]
+
+
+def test_every_finding_keeps_up_to_five_sample_events_of_its_own(findings):
+    for f in findings:
+        samples = f["sample_events"]
+        assert 1 <= len(samples) <= 5, f["finding_type"]
+        assert samples == sorted(samples, key=lambda s: (s["timestamp"], s["device_id"], s["report_id"]))
+        if f["device_id"]:
+            assert {s["device_id"] for s in samples} == {f["device_id"]}
+
+
+def test_scanner_query_does_not_filter_on_its_most_frequent_port(findings):
+    [scan] = of_type(findings, "remote_scanner")
+    assert scan["local_port"] == 445
+    assert "LocalPort" not in scan["hunting_kql"].split("| project")[0]
+    assert "-Program" not in scan["powershell"] and "program=" not in scan["netsh"]

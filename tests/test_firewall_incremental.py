@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from models.firewall import SCHEMA_VERSION
 from tests.fw_testlib import build_firewall, changed, raw_table, stage_raw, staging_db
 
 DAYS = [date(2026, 11, 1) + timedelta(days=i) for i in range(4)]
@@ -96,7 +97,7 @@ def test_a_warehouse_of_the_older_layout_is_rebuilt_from_every_staged_day():
     con.execute("INSERT INTO fw_daily VALUES ('t1', ?, 445, 50000, 1)", [DAYS[0]])
     changed(con, [("device_events", "t1", DAYS[-1])])  # the nightly run only changed the last day
     build_firewall(con, ["t1"], DAYS[-1])
-    assert con.execute("select version from model_versions where model_group = 'firewall'").fetchall() == [(2,)]
+    assert con.execute("select version from model_versions where model_group = 'firewall'").fetchall() == [(SCHEMA_VERSION,)]
     assert con.execute("select table_type from information_schema.tables where table_name = 'fw_events'"
                        ).fetchall() == [("BASE TABLE",)]
     per_day = dict(con.execute("select day, sum(events) from fw_daily group by day").fetchall())

@@ -83,8 +83,9 @@ def test_powershell_draft_quotes_the_hostile_program(report):
     [f] = [f for f in findings if f["finding_type"] == "outbound_blocked_app"]
     ps = f["powershell"]
     program, rest = _read_ps_single_quoted(ps[ps.index("-Program ") + len("-Program "):])
-    assert program == "%UserProfile%\\appdata\\it's\\" + EVIL_PROCESS.lower()
-    assert rest.startswith(" -RemoteAddress Internet -Action Block")
+    # the user's own path: the firewall service cannot expand %UserProfile%
+    assert program == "c:\\users\\mallory\\appdata\\it's\\" + EVIL_PROCESS.lower()
+    assert rest.startswith(" -RemoteAddress 'Internet' -Action Block")
     name, rest = _read_ps_single_quoted(ps[ps.index("-DisplayName ") + len("-DisplayName "):])
     assert EVIL_PROCESS.lower() in name and rest.startswith(" -Direction Outbound")
 

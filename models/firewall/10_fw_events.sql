@@ -5,7 +5,8 @@
 -- depends_on: device_events, fw_macros
 -- params: firewall_action_types
 -- catch_up: event_days
--- description: One row per firewall event with its derived direction, addresses, program, address class and service port.
+-- description: One row per firewall event with its derived direction, addresses, program (grouping key and
+--   the path as reported), address class and service port.
 -- columns:
 --   tenant VARCHAR: tenant name
 --   day DATE: `device_events.day` (UTC day of `timestamp`)
@@ -23,9 +24,12 @@
 --   remote_port INTEGER: `remote_port` (else `additional_fields.RemotePort`); NULL when neither
 --   local_port INTEGER: `local_port` (else `additional_fields.LocalPort`); NULL when neither
 --   process VARCHAR: the program: `initiating_process_folder_path` + `initiating_process_file_name`, lower-case,
---     with machine/user prefixes folded (`%windir%\`, `%programfiles%\`, `%programfiles(x86)%\`, `%userprofile%\`) so
---     one program groups together on every device; `''` when both are empty
---   process_name VARCHAR: lower-case `initiating_process_file_name`; `''` when absent
+--     with machine/user prefixes folded (`%windir%\`, `%programfiles%\`, `%programfiles(x86)%\`, `%userprofile%\`; a
+--     `\device\harddiskvolumeN\` prefix counts as a drive) so one program groups together on every device; `''` when both are empty
+--   process_name VARCHAR: lower-case `initiating_process_file_name`; `''` when absent (ToApp rows that carry only
+--     the folder)
+--   program_path VARCHAR: the same path as reported, lower-case, not folded (`\\?\` dropped): what rule drafts
+--     need (a user's real folder, a volume device path to map to its drive letter)
 --   profile VARCHAR: firewall profile from `additional_fields.Profile` / `Profiles` (`Domain`, `Private`, `Public`);
 --     NULL when not reported
 --   protocol VARCHAR: `additional_fields.Protocol` upper-cased, IANA numbers 6 / 17 / 1 shown as `TCP` / `UDP` /
@@ -44,7 +48,9 @@
 -- INCREMENTAL: only (tenant, day) pairs listed in changed_partitions for device_events are deleted
 -- and rebuilt, like fw_daily.
 -- Rows with empty IP/port (FirewallInboundConnectionToAppBlocked) are kept: NULL ports, class
--- 'unspecified'. AdditionalFields keys (RemoteAddress, LocalPort, …) only fill gaps in the columns.
+-- 'unspecified'. program_path keeps the path as reported (lower case, not folded): rule drafts need
+-- the real path (a user's folder, a volume device path mapped to its drive letter), which the
+-- folded grouping key `process` has lost. AdditionalFields keys (RemoteAddress, LocalPort, …) only fill gaps in the columns.
 -- Cost: the address, class and path macros run once per DISTINCT value of the changed days (a few
 -- thousand addresses, a few dozen programs), not once per event; AdditionalFields is parsed once.
 CREATE TABLE IF NOT EXISTS fw_events (
@@ -62,6 +68,7 @@ CREATE TABLE IF NOT EXISTS fw_events (
     local_port INTEGER,
     process VARCHAR NOT NULL,
     process_name VARCHAR NOT NULL,
+    program_path VARCHAR NOT NULL,
     profile VARCHAR,
     protocol VARCHAR NOT NULL,
     remote_class VARCHAR NOT NULL,
@@ -119,7 +126,8 @@ addresses AS (
     FROM (SELECT remote_ip_raw AS raw_ip FROM raw UNION SELECT local_ip_raw FROM raw)
 ),
 programs AS (
-    SELECT folder, file, fw_process_path(folder, file) AS process, lower(file) AS process_name
+    SELECT folder, file, fw_fold_path(fw_join_path(folder, file)) AS process, lower(file) AS process_name,
+           fw_join_path(folder, file) AS program_path
     FROM (SELECT DISTINCT folder, file FROM raw)
 )
 SELECT
@@ -130,6 +138,7 @@ SELECT
     r.local_port,
     p.process,
     p.process_name,
+    p.program_path,
     r.profile,
     r.protocol,
     ra.class AS remote_class,

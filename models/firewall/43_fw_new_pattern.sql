@@ -11,6 +11,9 @@
 -- Guards: the tenant needs ≥ 7 reporting days before the recent window (else everything is new);
 -- ephemeral service ports (≥ 49152) are ignored (replies and dynamic RPC, not services);
 -- at least new_min_events events.
+-- Situation: outbound, the program (so new_pattern and outbound_blocked_app of one beaconing
+-- process are one finding); inbound, the port and its listener (59_fw_findings.sql folds it into a
+-- remote_scanner or volume_spike finding when that sweep or burst made it).
 INSERT INTO fw_candidates BY NAME
 WITH before AS (
     SELECT d.*
@@ -42,7 +45,10 @@ new_keys AS (
         arg_min(r.device_name, r.device_id) AS one_device_name,
         min(r.first_seen) AS first_seen,
         max(r.last_seen) AS last_seen,
-        max(r.service) AS service
+        max(r.service) AS service,
+        -- fw_daily keeps the first event of each row: the candidate's samples are the earliest of those
+        min(struct_pack("timestamp" := r.sample_timestamp, device_id := r.sample_device_id,
+                        report_id := r.sample_report_id), 5) AS sample_events
     FROM recent r
     JOIN history h USING (tenant)
     WHERE NOT EXISTS (
@@ -81,5 +87,13 @@ SELECT
         strftime(first_seen, '%Y-%m-%d'), devices, events, getvariable('baseline_days')) AS explanation,
     'Find out what changed (new software, update, configuration or intrusion) and who owns the program; '
         || 'then either allow it explicitly on trusted profiles or leave it blocked and remove the cause.'
-        AS suggested_action
+        AS suggested_action,
+    sample_events,
+    -- outbound: the program is the situation whatever port it tries (a beacon); inbound: the port
+    -- (and its listener), or the program alone for ToApp rows, which name no port
+    CASE
+        WHEN direction = 'outbound' AND process <> '' THEN 'program|outbound|' || process
+        WHEN direction = 'inbound' AND service_port IS NULL AND process <> '' THEN 'program|inbound|' || process
+        ELSE 'port|' || direction || '|' || coalesce(service_port::VARCHAR, '') || '|' || process
+    END AS situation
 FROM with_ips;

@@ -11,6 +11,7 @@
 -- Fires only when all hold: robust z = (x − median) / (1.4826 · max(MAD, spike_mad_floor,
 -- 0.1·median)) ≥ spike_min_z; x ≥ spike_min_events; x ≥ spike_min_ratio · max(median, 1); and
 -- x ≥ 2 × the largest count on the same weekday in the window (so a weekly rhythm never fires).
+-- Situation: the device (an inbound and an outbound spike of one device on one night are one finding).
 INSERT INTO fw_candidates BY NAME
 WITH today AS (
     SELECT tenant, device_id, direction, arg_max(device_name, last_seen) AS device_name,
@@ -82,7 +83,13 @@ SELECT
         s.window_days, s.z, s.top, s.top_events) AS explanation,
     'Open the hunting query: a burst from one remote address is a scan (check the edge), a burst from one '
         || 'local program is a misconfiguration or malware retrying; fix the cause rather than the rule.'
-        AS suggested_action
+        AS suggested_action,
+    (SELECT min(struct_pack("timestamp" := f.timestamp, device_id := f.device_id, report_id := f.report_id), 5)
+     FROM fw_recent f
+     WHERE f.tenant = s.tenant AND f.device_id = s.device_id AND f.direction = s.direction
+       AND f.day = getvariable('as_of')) AS sample_events,
+    -- one device's burst is one situation whether it shows inbound, outbound or both
+    'volume|' || s.device_id AS situation
 FROM scored s
 WHERE s.z >= getvariable('spike_min_z')
   AND s.x >= getvariable('spike_min_events')

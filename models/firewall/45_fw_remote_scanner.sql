@@ -1,7 +1,7 @@
 -- model: remote_scanner
 -- kind: finding_rule
 -- grain: tenant × remote address × day of the recent window
--- depends_on: fw_remote_daily, fw_windows
+-- depends_on: fw_remote_daily, fw_windows, fw_recent
 -- params: as_of, baseline_days, recent_days, scanner_min_devices, tenants
 -- description: One remote address blocked inbound on many devices in a day: a sweep.
 --
@@ -12,6 +12,9 @@
 -- day's device count must be at least twice the address's largest daily device count in the
 -- baseline_days before the recent window (a busy NetBIOS/LLMNR peer that always reaches 8-14
 -- devices is steady chatter, not a sweep; an address never seen before has a previous max of 0).
+-- Situation: the address (sweeps of several days are one finding; new_pattern on a port the sweep
+-- made new joins it in 59_fw_findings.sql). local_port is only the most frequent of the sweep's
+-- ports, so the hunting query does not filter on it (kql_port_filter false).
 INSERT INTO fw_candidates BY NAME
 WITH hits AS (
     SELECT r.*
@@ -50,9 +53,16 @@ SELECT
         ELSE 'An internal host is sweeping the network: identify it, check it for compromise or an '
             || 'unsanctioned scanner, and block it if it has no business reaching these devices.'
     END AS suggested_action,
-    'New-NetFirewallRule -DisplayName ' || ps_str('Hunthouse: block scanner ' || h.remote_ip)
-        || ' -Direction Inbound -RemoteAddress ' || ps_str(h.remote_ip) || ' -Action Block -Profile Any'
-        AS powershell
+    ps_fw_rule('Hunthouse: block scanner ' || h.remote_ip, 'Inbound', 'Block', NULL, NULL, NULL, NULL,
+        [h.remote_ip], 'Any') AS powershell,
+    netsh_fw_rule('Hunthouse: block scanner ' || h.remote_ip, 'Inbound', 'Block', NULL, NULL, NULL, NULL,
+        [h.remote_ip], 'Any') AS netsh,
+    (SELECT min(struct_pack("timestamp" := f.timestamp, device_id := f.device_id, report_id := f.report_id), 5)
+     FROM fw_recent f
+     WHERE f.tenant = h.tenant AND f.day = h.day AND f.direction = 'inbound' AND f.remote_ip = h.remote_ip)
+        AS sample_events,
+    'remote|' || h.remote_ip AS situation,
+    false AS kql_port_filter
 FROM hits h
 LEFT JOIN familiar f ON f.tenant = h.tenant AND f.remote_ip = h.remote_ip
 WHERE h.devices >= 2 * coalesce(f.max_devices_before, 0);

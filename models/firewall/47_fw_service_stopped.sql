@@ -7,6 +7,8 @@
 --
 -- firewall_service_stopped candidates: one per tenant × device with any FirewallServiceStopped event
 -- in the recent window. Why: with the service stopped the device has no host firewall at all.
+-- active_on is as_of: no event says the service started again, so the situation is active while
+-- the stop is in the recent window (59_fw_findings.sql resolves it resolve_after_days later).
 INSERT INTO fw_candidates BY NAME
 SELECT
     tenant,
@@ -26,7 +28,11 @@ SELECT
     'Find who or what stopped the service (DeviceProcessEvents around the time: sc/net stop, Set-Service, '
         || 'tampering tools), restart it, and enforce it by policy (Intune/GPO, tamper protection).'
         AS suggested_action,
-    'Set-Service -Name mpssvc -StartupType Automatic; Start-Service -Name mpssvc' AS powershell
+    'Set-Service -Name mpssvc -StartupType Automatic; Start-Service -Name mpssvc' AS powershell,
+    'sc.exe config mpssvc start= auto' || chr(10) || 'sc.exe start mpssvc' AS netsh,
+    min(struct_pack("timestamp" := timestamp, device_id := device_id, report_id := report_id), 5) AS sample_events,
+    'service|' || device_id AS situation,
+    getvariable('as_of') AS active_on
 FROM fw_recent
 WHERE action_type = 'FirewallServiceStopped'
 GROUP BY tenant, device_id;

@@ -9,6 +9,7 @@
 -- the baseline window but none in the recent window, while other devices of the tenant did.
 -- Why: the firewall report is only as complete as the Filtering Platform failure auditing behind it;
 -- a silent device has usually lost its audit policy, not become quiet.
+-- active_on is as_of: the silence is what is seen tonight (its last event is old by definition).
 INSERT INTO fw_candidates BY NAME
 WITH earlier AS (
     SELECT d.tenant, d.device_id,
@@ -17,7 +18,10 @@ WITH earlier AS (
            sum(d.events) AS events,
            min(d.first_seen) AS first_seen,
            max(d.last_seen) AS last_seen,
-           max(d.day) AS last_day
+           max(d.day) AS last_day,
+           -- the last events before the silence (fw_daily keeps each row's first event)
+           list_sort(max(struct_pack("timestamp" := d.sample_timestamp, device_id := d.sample_device_id,
+                                     report_id := d.sample_report_id), 5)) AS sample_events
     FROM fw_daily d, fw_windows b
     WHERE list_contains(getvariable('tenants'), d.tenant)
       AND d.day >= b.window_start AND d.day < b.recent_start
@@ -43,7 +47,12 @@ SELECT
         || 'auditpol /set /subcategory:"Filtering Platform Connection" /failure:enable; check the device is '
         || 'still onboarded and online.' AS suggested_action,
     'auditpol /set /subcategory:"Filtering Platform Packet Drop" /failure:enable' || chr(10)
-        || 'auditpol /set /subcategory:"Filtering Platform Connection" /failure:enable' AS powershell
+        || 'auditpol /set /subcategory:"Filtering Platform Connection" /failure:enable' AS powershell,
+    'auditpol /set /subcategory:"Filtering Platform Packet Drop" /failure:enable' || chr(10)
+        || 'auditpol /set /subcategory:"Filtering Platform Connection" /failure:enable' AS netsh,
+    e.sample_events,
+    'audit|' || e.device_id AS situation,
+    getvariable('as_of') AS active_on
 FROM earlier e
 JOIN fw_reporting p ON p.tenant = e.tenant AND p.devices > 0
 WHERE NOT EXISTS (

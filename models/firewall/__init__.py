@@ -25,7 +25,8 @@ from models.runner import ModelContext, run_group
 GROUP = "firewall"
 TABLES = [m.name for m in registry.default().tables(GROUP)]
 # 2: fw_events persisted (was a view); fw_daily and fw_baseline keyed on service_port, not both ports
-SCHEMA_VERSION = 2
+# 3: fw_events.program_path (the unfolded path rule drafts need); device volume paths folded in process
+SCHEMA_VERSION = 3
 # the tables a layout change drops and rebuilds from every staged day: not the seed (replaced by every
 # run) and not fw_findings (as_of history: earlier nights' findings cannot be recomputed)
 REBUILT_KINDS = ("incremental", "window")

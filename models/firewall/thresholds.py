@@ -5,7 +5,7 @@ They reach SQL as DuckDB variables of the same name. `baseline_days` comes from 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,15 @@ class FirewallThresholds:
     spike_mad_floor: float = 1.0  # MAD floor: a flat baseline (MAD 0) must not make every wobble a spike
     outbound_min_events: int = 10  # "repeatedly blocked" outbound
     outbound_min_ratio: float = 3.0  # daily rate now vs before: steady denials are baseline, not news
+    # a finding is resolved when none of its events was seen for this many days; 3 so that a
+    # workstation's situation quiet over a weekend (Friday → Monday) is not resolved and reopened
+    resolve_after_days: int = 3
+    # where administrators connect from: exposure drafts allow these before blocking the Internet.
+    # Block rules override allow rules, so these must be ranges the Internet keyword excludes
+    # (private ranges); RFC 1918 by default: set your jump hosts' or VPN pool's ranges here.
+    management_ranges: tuple[str, ...] = field(default=("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 
     def params(self) -> dict[str, object]:
-        return asdict(self)
+        values = asdict(self)
+        values["management_ranges"] = list(self.management_ranges)  # a DuckDB list variable
+        return values

@@ -104,6 +104,20 @@ TO_APP_EXTRA = (
 NEW_PATTERN_FILE = "upd4te.exe"
 
 
+# A listening agent whose FirewallInboundConnectionToAppBlocked rows carry only its folder (no file
+# name), while its outbound rows name the executable: the draft must resolve the folder to the .exe.
+EDGE_AGENT_FOLDER = r"C:\Program Files\Fabrikam\EdgeAgent"
+EDGE_AGENT = Process("edgeagent", "edgeagent.exe", EDGE_AGENT_FOLDER, rf'"{EDGE_AGENT_FOLDER}\edgeagent.exe" --mqtt',
+                     SYSTEM, company="Fabrikam, Inc.", product="Fabrikam Edge Agent", version="3.1.0.0",
+                     description="Fabrikam Edge Agent", size=2_211_840)
+EDGE_AGENT_DIR_ONLY = Process("edgeagent:folder", "", EDGE_AGENT_FOLDER, "", SYSTEM, company="Fabrikam, Inc.",
+                              product="Fabrikam Edge Agent", version="3.1.0.0", description="Fabrikam Edge Agent",
+                              size=2_211_840)
+# The SNMP agent: a UDP service (161) whose blocked rows carry no AdditionalFields.Protocol.
+SNMP_AGENT = Process("snmp", "snmp.exe", r"C:\Windows\System32", r"C:\Windows\System32\snmp.exe", SYSTEM,
+                     description="SNMP Service", size=49_152)
+
+
 def background_processes() -> list[Process]:
     out = []
     for key, file, folder, cmd, ctx, company, product, *_ in BACKGROUND_OUTBOUND + TO_APP_EXTRA:

@@ -4,7 +4,8 @@ Each stream has its own random generator (seeded by day and stream name), so the
 stream never depend on another stream or on what was generated before.
 
 Codes: action = index into schemas.FIREWALL_ACTION_TYPES (0 inbound blocked, 1 inbound to app
-blocked, 2 outbound blocked, 3 service stopped); proto 0 TCP / 1 UDP; profile 0 Domain / 1 Private /
+blocked, 2 outbound blocked, 3 service stopped); proto 0 TCP / 1 UDP / 2 not reported (no
+AdditionalFields.Protocol); profile 0 Domain / 1 Private /
 2 Public; address columns are indexes into World.ip_pool, -1 = empty.
 """
 
@@ -16,7 +17,7 @@ from .seeding import rng_for, zipf_weights
 from .world import US_PER_DAY, World
 
 INBOUND, TO_APP, OUTBOUND, STOPPED = 0, 1, 2, 3
-TCP, UDP = 0, 1
+TCP, UDP, NO_PROTOCOL = 0, 1, 2
 DOMAIN, PRIVATE, PUBLIC = 0, 1, 2
 FIELDS = ("dev", "tod", "action", "proc", "rip", "rport", "lip", "lport", "proto", "profile", "mapped")
 
@@ -252,10 +253,41 @@ class DayStreams:
         return self.make(np.array([d]), rng.integers(8, 18, 1) * 3_600_000_000, STOPPED,
                          self.w.proc_index["mpssvc"], -1, -1, -1, -1, TCP, DOMAIN)
 
+    def edge_agent(self) -> dict:
+        """Fabrikam EdgeAgent on a quarter of the fleet, every day: inbound to the app blocked (rows that
+        carry only its folder) and outbound MQTT (8883) to internal servers blocked (rows that name
+        edgeagent.exe): the draft must take the executable from the outbound rows."""
+        rng = self.rng("edgeagent")
+        devices = self.w.edgeagent_devices[self.active[self.w.edgeagent_devices]]
+        firing = devices[rng.random(len(devices)) < 0.9]
+        dev_in = np.repeat(firing, rng.integers(1, 4, len(firing)))
+        u = rng.random(len(dev_in))
+        profile = np.where(u < 0.6, DOMAIN, np.where(u < 0.85, PRIVATE, PUBLIC))
+        to_app = self.make(dev_in, self.tod(rng, dev_in), TO_APP, self.w.proc_index["edgeagent:folder"], -1, -1, -1,
+                           -1, TCP, profile)
+        talking = devices[rng.random(len(devices)) < 0.9]
+        dev_out = np.repeat(talking, rng.integers(1, 3, len(talking)))
+        server = rng.integers(0, int(self.w.is_server.sum()), len(dev_out))
+        outbound = self.make(dev_out, self.tod(rng, dev_out), OUTBOUND, self.w.proc_index["edgeagent"], server, 8883,
+                             dev_out, rng.integers(*EPHEMERAL, len(dev_out)), TCP, self.profile_of(rng, dev_out))
+        return concat([to_app, outbound])
+
+    def snmp_exposure(self) -> dict:
+        """Public sources reaching SNMP (UDP 161) on the print server from last − 12 to last − 3; the
+        rows carry no AdditionalFields.Protocol, so only the port registry knows it is UDP."""
+        if not self.w.snmp_first_day <= self.k <= self.w.snmp_last_day:
+            return empty()
+        rng = self.rng("snmp")
+        m = int(rng.integers(10, 31))
+        d = self.w.snmp_device
+        src = rng.choice(self.w.exposure_sources, m)
+        return self.make(np.full(m, d), rng.integers(0, US_PER_DAY, m), INBOUND, self.w.proc_index["snmp"], src,
+                         rng.integers(*EPHEMERAL, m), d, 161, NO_PROTOCOL, PUBLIC)
+
     def all(self) -> dict:
         return concat([self.netbios(), self.llmnr(), self.svchost_out(), self.bg_inbound(), self.bg_outbound(),
                        self.to_app(), self.exposure(), self.new_pattern(), self.remote_scanner(),
-                       self.volume_spike(), self.service_stopped()])
+                       self.volume_spike(), self.service_stopped(), self.edge_agent(), self.snmp_exposure()])
 
 
 def empty() -> dict:

@@ -16,7 +16,8 @@ from .world import US_PER_DAY, World
 
 ACTION_NAMES = pa.array(FIREWALL_ACTION_TYPES)
 DIRECTION = pa.array(["Inbound", "Inbound", "Outbound", None])
-PROTOCOL = pa.array(["Tcp", "Udp"])  # AdditionalFields.Protocol: a sample assumption (see docs)
+# AdditionalFields.Protocol (a sample assumption, see docs), or no Protocol key at all (code 2)
+PROTOCOL_PART = pa.array(['","Protocol":"Tcp', '","Protocol":"Udp', ""])
 PROFILE = pa.array(["Domain", "Private", "Public"])
 MINUTE = 60_000_000
 # Late rows are ingested up to this long after their day ended (so at most ~30 h after Timestamp).
@@ -106,7 +107,7 @@ def _arrow_batch(world: World, r: dict[str, np.ndarray]) -> pa.Table:
     connection_json = pc.binary_join_element_wise(
         '{"LocalAddress":"', lip, '","LocalPort":', pc.cast(lport, pa.string()), ',"RemoteAddress":"', rip,
         '","RemotePort":', pc.cast(rport, pa.string()), ',"Direction":"', _take(DIRECTION, action),
-        '","Protocol":"', _take(PROTOCOL, cols["proto"]), '","Profile":"', profile, '"}', "")
+        _take(PROTOCOL_PART, cols["proto"]), '","Profile":"', profile, '"}', "")
     to_app_json = pc.binary_join_element_wise('{"Profiles":"', profile, '"}', "")
     is_conn = pa.array((action == INBOUND) | (action == OUTBOUND))
     additional = pc.if_else(is_conn, connection_json,

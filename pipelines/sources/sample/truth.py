@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pipelines.config import TenantConfig
 
-from .catalog import NEW_PATTERN_FILE
+from .catalog import EDGE_AGENT, NEW_PATTERN_FILE
 from .incidents import AUTOMATION_RULE, AUTOMATION_SHARE
 from .params import SimulationParams
 from .rules import RULES
@@ -52,7 +52,39 @@ def firewall_truth(w: World) -> list[dict]:
         {**fw, "kind": "benign_steady", "process_file_name": "svchost.exe", "remote_port": 5357,
          "direction": "outbound"},
     ]
+    items += situation_truth(w)
     return items
+
+
+def situation_truth(w: World) -> list[dict]:
+    """Situations followed over the world's last three nights, the first being a first build (so
+    everything found then is new); `nights` maps each as_of to the state the finding must have.
+    resolve_after_days is the default 3."""
+    fw = {"area": "firewall", "tenant": w.name}
+    last = w.n_days - 1
+    nights = [w.day(last - 2), w.day(last - 1), w.day(last)]
+
+    def states(*names: str) -> dict:
+        return dict(zip(nights, names, strict=True))
+
+    under_program_files = EDGE_AGENT.folder.lower().removeprefix("c:\\program files\\")
+    return [
+        # the beaconing upd4te.exe: one finding carrying both of its signals
+        {**fw, "kind": "beacon", "process_file_name": NEW_PATTERN_FILE, "direction": "outbound",
+         "signals": ["new_pattern", "outbound_blocked_app"], "nights": states("new", "ongoing", "ongoing"),
+         # drafted per user: the firewall cannot expand %UserProfile%
+         "programs": sorted({f"{w.processes[i].folder}\\{NEW_PATTERN_FILE}".lower()
+                             for i in w.new_pattern_procs.values()})},
+        # ToApp rows with only the folder: -Program must be the executable the outbound rows name
+        {**fw, "kind": "folder_only_app", "process": f"%programfiles%\\{under_program_files}",
+         "finding_type": "app_blocked_inbound", "devices": len(w.edgeagent_devices),
+         "program": f"%ProgramFiles%\\{under_program_files}\\{EDGE_AGENT.file_name}",
+         "nights": states("new", "ongoing", "ongoing")},
+        # SNMP reachable from the Internet, rows without a protocol: drafted as UDP; silent from last − 2
+        {**fw, "kind": "udp_service", "finding_type": "public_inbound_exposure", **_device(w, w.snmp_device),
+         "local_port": 161, "protocol": "UDP", "last_day": w.day(w.snmp_last_day),
+         "nights": states("new", "ongoing", "resolved")},
+    ]
 
 
 def tuning_truth(w: World) -> list[dict]:

@@ -289,6 +289,21 @@ class World:
         self.scanner_victims = np.sort(rng.choice(eligible, size=k_scan, replace=False))
         # the noisy private peer behind the volume spike
         self.spike_peer = self.ip("private", 63)
+        self._plant_situations()
+
+    def _plant_situations(self) -> None:
+        """Stories of the situation lifecycle and of the rule drafts, drawn from their own generator
+        so that the actors planted before them keep their devices and addresses."""
+        rng, n, last = rng_for(self.seed, self.name, "world-situations"), self.params.devices, self.n_days - 1
+        # an agent listening on a quarter of the fleet; its ToApp rows name only its folder
+        self.edgeagent_devices = np.sort(rng.choice(n, size=min(n, max(12, int(np.ceil(0.25 * n)))), replace=False))
+        self.add_process(catalog.EDGE_AGENT)
+        self.add_process(catalog.EDGE_AGENT_DIR_ONLY)
+        # SNMP (UDP 161) reachable from the Internet on the print server from last − 12 to last − 3:
+        # found, then resolved resolve_after_days (3) nights after its last event
+        self.snmp_device = self.device_index("srv-print01")
+        self.snmp_first_day, self.snmp_last_day = last - 12, last - 3
+        self.add_process(catalog.SNMP_AGENT)
 
     # ---- tuning pools ---------------------------------------------------------------------------
     def _build_alert_pools(self) -> None:
