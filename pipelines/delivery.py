@@ -102,7 +102,7 @@ def owner_news(settings: Settings, tenant: str) -> dict[str, dict]:
     """Per owner of the tenant's rules: what their report tells them, as counts and a fingerprint.
 
     Exclusions are keyed (rule, kind, entity); findings (the default owner's) by finding_id, of the
-    shard's latest as_of."""
+    shard's latest as_of, open ones only (new or ongoing)."""
     shard = settings.for_tenant(tenant)
     with connect_readonly(shard.warehouse_path) as con:
         as_of = con.execute("SELECT max(as_of) FROM publish_log").fetchone()[0]
@@ -110,7 +110,9 @@ def owner_news(settings: Settings, tenant: str) -> dict[str, dict]:
             "SELECT owner, rule_id, exclusion_kind, entity_key FROM tuning_recommendations").fetchall()
         owners = {r[0] for r in con.execute("SELECT DISTINCT owner FROM rule_noise").fetchall()}
         findings = con.execute(
-            "SELECT finding_id, severity FROM fw_findings WHERE as_of = (SELECT max(as_of) FROM fw_findings)").fetchall()
+            # a resolved finding is published once, the night it resolves: not news worth a mail
+            "SELECT finding_id, severity FROM fw_findings WHERE as_of = (SELECT max(as_of) FROM fw_findings) "
+            "AND state IS DISTINCT FROM 'resolved'").fetchall()
     owners.add(settings.default_owner)
     news = {}
     for owner in sorted(owners):
