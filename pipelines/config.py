@@ -19,6 +19,8 @@ GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MEMORY_SIZE = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 KINDS = ("sample", "sentinel", "defender")
+# lake_root: a local path, or one of these URLs (credentials from the environment, never this file)
+LAKE_URL = re.compile(r"^(file://.+|(abfs|abfss|az)://[a-z0-9][a-z0-9-]{2,62}(@[A-Za-z0-9.-]+)?(/[^?#]*)?|s3://[a-z0-9][a-z0-9.-]{1,62}(/[^?#]*)?)$")
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = PACKAGE_ROOT / "hunthouse.example.toml"
 
@@ -368,6 +370,9 @@ def parse(doc: dict, base_dir: Path, source_path: str = "", home_override: str |
     if not home.is_absolute():
         home = (base_dir / home).resolve()
     lake_root = _get(core, "lake_root", str, where, "") or str(home / "lake")
+    if "://" in lake_root and not LAKE_URL.match(lake_root):
+        raise ConfigError(f"{where}: 'lake_root' must be a local path, file://…, abfs://container/path or "
+                          f"s3://bucket/path, got {lake_root!r}")
     tenants_raw = doc.get("tenant", [])
     if not isinstance(tenants_raw, list) or not tenants_raw:
         raise ConfigError("no tenants configured: add at least one [[tenant]] table")

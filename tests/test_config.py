@@ -134,3 +134,15 @@ def test_tuning_guard_settings_reach_the_settings(tmp_path):
                               'tier0_hosts = ["SRV-DC*"]\n[tuning.never_exclude]\naccount = ["*\\\\BreakGlass*"]')
     assert (s.max_removed_share, s.automation_labels, s.tier0_hosts) == (0.4, True, ("srv-dc*",))
     assert s.never_exclude == (("account", "*\\breakglass*"),)
+
+
+@pytest.mark.parametrize("url", ["abfs://lake/hunthouse", "abfss://lake@acct.dfs.core.windows.net/hh", "s3://my-bucket/lake",
+                                 "file:///srv/lake"])
+def test_lake_root_accepts_object_storage_urls(tmp_path, url):
+    assert load(tmp_path, BASE.replace('home = "h"', f'home = "h"\nlake_root = "{url}"')).lake_root == url
+
+
+@pytest.mark.parametrize("url", ["gs://bucket/lake", "abfs://lake/hh?sv=2024&sig=SECRET", "s3://"])
+def test_lake_root_rejects_other_urls_and_credentials_in_the_url(tmp_path, url):
+    with pytest.raises(config.ConfigError, match="'lake_root' must be a local path, file://…, abfs://"):
+        load(tmp_path, BASE.replace('home = "h"', f'home = "h"\nlake_root = "{url}"'))
