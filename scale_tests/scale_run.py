@@ -34,7 +34,7 @@ WORLD_END = date(2026, 10, 21)  # the sample world needs 21 days for its planted
 AS_OF = DAYS[-1]
 # columns that differ between two correct builds: when and where a load happened, which run did it
 VOLATILE = {"loaded_at", "written_at", "published_at", "checked_at", "file", "build_file", "quarantine_file",
-            "run_id", "duration_s", "uploaded_at"}
+            "run_id", "duration_s", "uploaded_at", "changed_at"}
 TIMINGS: dict[str, float] = {}
 
 
