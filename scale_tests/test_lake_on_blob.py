@@ -155,3 +155,14 @@ def test_a_tampered_remote_file_fails_verification(abfs_lake):
     store.put_bytes(key, b"not parquet")
     with pytest.raises(lake.CorruptPartition, match="t1 2026-10-05 does not match its manifest"):
         lake.verify(m)
+
+
+def test_the_run_progress_watch_sees_partitions_land_on_blob(abfs_lake):
+    from pipelines.landing import LandingWatch
+
+    lake.write_partition(abfs_lake, "device_events", "t1", DAY, [_events(2)])  # from an earlier night
+    watch = LandingWatch(abfs_lake, [("t1", DAY)], tables=("device_events",))
+    assert watch.poll() == set()
+    lake.write_partition(abfs_lake, "device_events", "t1", DAY, [_events(4)])
+    assert watch.poll() == {"t1"}
+    assert (watch.tenants["t1"].done, watch.tenants["t1"].rows) == (1, 4)
