@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast dev lint bench bench-quick clean install
+.PHONY: demo test test-fast dev lint bench bench-quick clean install scale-test
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+
+# Scaled out on one machine (docs/deployment.md): Redis, Postgres, Azurite, the Dagster daemon and two
+# Celery workers in their own mount namespaces. Installs what it needs first (as root: apt, npm, .venv-scale).
+scale-test:
+	bash scripts/scale-setup.sh
+	PYTHONPATH=$(CURDIR) .venv-scale/bin/python -m pytest scale_tests -p no:xdist
+	PYTHONPATH=$(CURDIR) .venv-scale/bin/python -m scale_tests.scale_run
 
 dev: $(STAMP)
 	$(BIN)/hunthouse dev

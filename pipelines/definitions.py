@@ -10,7 +10,7 @@ import os
 import dagster as dg
 
 from pipelines import config
-from pipelines.dagster_defs import report_assets, warehouse_assets
+from pipelines.dagster_defs import report_assets, scale, warehouse_assets
 from pipelines.dagster_defs.checks import quality_checks
 from pipelines.dagster_defs.extract_assets import extract_assets
 from pipelines.dagster_defs.health_sensors import health_sensors
@@ -25,7 +25,8 @@ def build_defs(settings: config.Settings) -> dg.Definitions:
     raw_assets = extract_assets(parts)
     downstream = [*warehouse_assets.warehouse_assets(shards), *report_assets.report_assets(shards)]
     extract_job = dg.define_asset_job(
-        "extract", selection=dg.AssetSelection.assets(*raw_assets), partitions_def=parts
+        "extract", selection=dg.AssetSelection.assets(*raw_assets), partitions_def=parts,
+        executor_def=scale.executor(),  # Celery workers when HUNTHOUSE_EXECUTOR=celery, else the default
     )
     warehouse_job = dg.define_asset_job(
         "warehouse_build",
@@ -37,7 +38,7 @@ def build_defs(settings: config.Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=[*raw_assets, *downstream],
         asset_checks=quality_checks(parts),
-        jobs=[extract_job, warehouse_job],
+        jobs=[extract_job, warehouse_job, scale.tenant_shard_job(shards)],
         schedules=[nightly_schedule(settings, extract_job)],
         sensors=[warehouse_after_extracts(settings, warehouse_job),
                  *health_sensors(settings, extract_job, warehouse_job)],

@@ -5,6 +5,10 @@ file and is the commit point: a new load writes a new uniquely named file, fsync
 the manifest with `os.replace`. Readers (the warehouse sync) read only the file the manifest names,
 so a crash mid-write leaves the previous partition in force and an orphan file that the next load
 removes. Extract steps never open the DuckDB file, so they can run in parallel.
+
+A lake_root URL `abfs://container/path` or `s3://bucket/path` puts the same layout on object
+storage (pipelines/lake_remote.py): there the manifest commits with a conditional PUT instead of
+os.replace, replaced files stay until `cleanup_orphans`, and a per-tenant index lists the manifests.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -21,17 +26,21 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipelines import lake_remote
+from pipelines.objectstore import SCHEMES, is_remote
 from pipelines.sources.schemas import RAW_TABLES
 
 MANIFEST = "_manifest.json"
 
 
 def _root(lake_root: str) -> Path:
-    # A path today; a URL scheme (s3://, abfss://) would select an object-store writer here.
     if lake_root.startswith("file://"):
         return Path(lake_root[len("file://") :])
+    if is_remote(lake_root):
+        raise ValueError(f"lake_root {lake_root!r} is object storage: it has no local partition directories")
     if "://" in lake_root:
-        raise ValueError(f"lake_root {lake_root!r}: only local paths and file:// URLs are supported")
+        schemes = ", ".join(f"{s}://" for s in SCHEMES)
+        raise ValueError(f"lake_root {lake_root!r}: use a local path, file://, or one of {schemes}")
     return Path(lake_root)
 
 
@@ -84,15 +93,22 @@ def _sha256(path: str | Path, fsync: bool = False) -> str:
 
 def verify(manifest: Manifest) -> None:
     """Raise CorruptPartition unless the data file still has the sha256 its manifest recorded."""
+    if is_remote(manifest.file):
+        with committed_files(manifest):
+            return
     try:
         actual = _sha256(manifest.file)
     except FileNotFoundError:
         actual = "missing"
     if actual != manifest.sha256:
-        raise CorruptPartition(
-            f"lake partition {manifest.table} {manifest.tenant} {manifest.day} does not match its manifest "
-            f"(sha256 {actual[:12]} != {manifest.sha256[:12]}): re-extract it with `hunthouse backfill --tenant "
-            f"{manifest.tenant} --start {manifest.day} --end {manifest.day}`")
+        _mismatch(manifest, actual)
+
+
+def _mismatch(manifest: Manifest, actual: str) -> None:
+    raise CorruptPartition(
+        f"lake partition {manifest.table} {manifest.tenant} {manifest.day} does not match its manifest "
+        f"(sha256 {actual[:12]} != {manifest.sha256[:12]}): re-extract it with `hunthouse backfill --tenant "
+        f"{manifest.tenant} --start {manifest.day} --end {manifest.day}`")
 
 
 def _write_file(path: Path, schema: pa.Schema, tables: Iterable[pa.Table]) -> tuple[int, str]:
@@ -121,6 +137,10 @@ def write_partition(
     `stats()` is called just before the commit, so it can report what the producer did.
     `before_commit(rows, quarantined)` may raise to abandon the load: the previous partition stays.
     """
+    if table not in RAW_TABLES:
+        raise ValueError(f"unknown raw table {table!r}")
+    if is_remote(lake_root):
+        return _write_remote(lake_root, table, tenant, day, tables, quarantine, stats, before_commit)
     directory = partition_dir(lake_root, table, tenant, day)
     directory.mkdir(parents=True, exist_ok=True)
     token = uuid.uuid4().hex[:12]
@@ -162,6 +182,26 @@ def write_partition(
     return manifest
 
 
+def _write_remote(lake_root, table, tenant, day, tables, quarantine, stats, before_commit) -> Manifest:
+    """The same load on object storage: files spooled locally, uploaded, then the manifest committed."""
+
+    def write_quarantine(path: Path) -> int:
+        bad = [q for q in (quarantine or []) if q.num_rows]
+        return _write_file(path, bad[0].schema, bad)[0] if bad else 0
+
+    def manifest_doc(file_url: str, rows: int, sha: str, q_rows: int, q_url: str) -> dict:
+        return asdict(Manifest(
+            table=table, tenant=tenant, day=day.isoformat(), file=file_url, rows=rows, sha256=sha,
+            written_at=datetime.now(UTC).isoformat(), quarantined=q_rows, quarantine_file=q_url,
+            stats=stats() if stats else {},
+        ))
+
+    doc = lake_remote.write_partition(
+        lake_root, table, tenant, day, lambda path: _write_file(path, RAW_TABLES[table], tables),
+        write_quarantine, manifest_doc, before_commit)
+    return Manifest(**doc)
+
+
 def _remove_stale(directory: Path, keep: set[str]) -> None:
     for entry in directory.iterdir():
         if entry.name == MANIFEST or entry.name in keep:
@@ -177,8 +217,20 @@ def read_manifest(directory: Path) -> Manifest | None:
     return Manifest(**json.loads(path.read_text(encoding="utf-8")))
 
 
-def list_manifests(lake_root: str, table: str | None = None) -> list[Manifest]:
-    """Every committed partition of the lake (or of one table), in a stable order."""
+def partition_manifest(lake_root: str, table: str, tenant: str, day: date) -> Manifest | None:
+    """The committed manifest of one partition, on disk or on object storage."""
+    if is_remote(lake_root):
+        got = lake_remote.read_manifest_doc(lake_root, table, tenant, day)
+        return Manifest(**got[0]) if got else None
+    return read_manifest(partition_dir(lake_root, table, tenant, day))
+
+
+def list_manifests(lake_root: str, table: str | None = None, tenants: Iterable[str] | None = None) -> list[Manifest]:
+    """Every committed partition of the lake (or of one table), in a stable order.
+
+    `tenants` narrows what is read on object storage (one index per tenant); callers still filter."""
+    if is_remote(lake_root):
+        return [Manifest(**d) for d in lake_remote.list_manifest_docs(lake_root, table, tenants)]
     base = _root(lake_root) / "raw"
     tables = [table] if table else sorted(RAW_TABLES)
     found = []
@@ -186,3 +238,24 @@ def list_manifests(lake_root: str, table: str | None = None) -> list[Manifest]:
         for path in sorted((base / tbl).glob(f"tenant=*/day=*/{MANIFEST}")):
             found.append(Manifest(**json.loads(path.read_text(encoding="utf-8"))))
     return found
+
+
+@contextmanager
+def committed_files(manifest: Manifest, spool_dir: str | None = None) -> Iterator[tuple[Path, Path | None]]:
+    """Local paths of a committed partition's data and quarantine files, verified against the manifest.
+
+    On disk these are the lake's own files; on object storage, copies streamed into a temporary
+    directory (under `spool_dir`) and removed afterwards. Raises CorruptPartition on a mismatch."""
+    if not is_remote(manifest.file):
+        verify(manifest)
+        yield Path(manifest.file), Path(manifest.quarantine_file) if manifest.quarantine_file else None
+        return
+    with lake_remote.local_copy(manifest.file, spool_dir) as data:
+        actual = lake_remote.sha256_of(data) if data else "missing"
+        if actual != manifest.sha256:
+            _mismatch(manifest, actual)
+        if not manifest.quarantine_file:
+            yield data, None
+            return
+        with lake_remote.local_copy(manifest.quarantine_file, spool_dir) as bad:
+            yield data, bad

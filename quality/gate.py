@@ -12,14 +12,22 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from pipelines import lake_remote
 from pipelines.config import Settings
-from pipelines.lake import list_manifests, partition_dir, read_manifest
+from pipelines.lake import committed_files, list_manifests, partition_dir, partition_manifest
+from pipelines.objectstore import is_remote
 from pipelines.sources.base import day_window
 from pipelines.sources.contract import CLOCK_SKEW
 from pipelines.warehouse.connect import connect
 from pipelines.warehouse.load_log import LATEST_LOADS, has_table
 from quality.engine import Outcome, bucketed_chunks, quote_identifier, referenced_columns, validate_tables
-from quality.results import load_partition_results, save_partition_results
+from quality.results import (
+    RESULT_FILE,
+    load_partition_results,
+    parse_results,
+    results_doc,
+    save_partition_results,
+)
 from quality.suites.firewall import FIREWALL_SUITES
 from quality.suites.metrics import BUSY_MEDIAN, COVERAGE_SUITE, PARTITION_SUITE, source_columns_suite
 from quality.suites.raw import RAW_KEYS, RAW_SUITES, REQUIRED_SOURCE_COLUMNS
@@ -49,7 +57,7 @@ def partition_label(tenant: str, day: date | str) -> str:
 def _trailing_median(settings: Settings, table: str, tenant: str, day: date) -> float | None:
     start = day - timedelta(days=TRAILING_DAYS)
     rows = [
-        m.rows for m in list_manifests(settings.lake_root, table)
+        m.rows for m in list_manifests(settings.lake_root, table, tenants=[tenant])
         if m.tenant == tenant and start <= date.fromisoformat(m.day) < day
     ]
     return statistics.median(rows) if rows else None
@@ -72,8 +80,7 @@ def partition_metrics(settings: Settings, table: str, tenant: str, day: date, ro
 def check_raw_partition(settings: Settings, table: str, tenant: str, day: date, run_id: str) -> list[Outcome]:
     """Validate one committed lake partition; save the results beside its manifest."""
     asset, label = f"raw_{table}", partition_label(tenant, day)
-    directory = partition_dir(settings.lake_root, table, tenant, day)
-    manifest = read_manifest(directory)
+    manifest = partition_manifest(settings.lake_root, table, tenant, day)
     if manifest is None:
         return [Outcome(asset, label, "committed partition exists", "ERROR", False, "no manifest", None,
                         "the extract did not commit this partition")]
@@ -84,12 +91,33 @@ def check_raw_partition(settings: Settings, table: str, tenant: str, day: date, 
         frame = pa.table({c: pa.array([], pa.string()) for c in dict.fromkeys(source_columns)})
         outcomes += validate_tables(asset, label, f"{asset}_source", source_columns_suite(table, required), [frame])
     with connect() as con:
-        chunks = bucketed_chunks(con, "SELECT * FROM read_parquet(?)", [manifest.file], RAW_KEYS[table])
-        outcomes += validate_tables(asset, label, asset, RAW_SUITES[table], chunks, window_params(day))
+        if is_remote(settings.lake_root):  # a verified local copy of the committed file
+            with committed_files(manifest) as (data, _):
+                chunks = bucketed_chunks(con, "SELECT * FROM read_parquet(?)", [str(data)], RAW_KEYS[table])
+                outcomes += validate_tables(asset, label, asset, RAW_SUITES[table], chunks, window_params(day))
+        else:
+            chunks = bucketed_chunks(con, "SELECT * FROM read_parquet(?)", [manifest.file], RAW_KEYS[table])
+            outcomes += validate_tables(asset, label, asset, RAW_SUITES[table], chunks, window_params(day))
     metrics = partition_metrics(settings, table, tenant, day, manifest.rows, manifest.quarantined)
     outcomes += validate_tables(asset, label, f"{asset}_partition", PARTITION_SUITE, [metrics])
-    save_partition_results(directory, manifest.sha256, run_id, outcomes)
+    _save_results(settings, table, tenant, day, manifest.sha256, run_id, outcomes)
     return outcomes
+
+
+def _save_results(settings: Settings, table: str, tenant: str, day: date, sha256: str, run_id: str,
+                  outcomes: list[Outcome]) -> None:
+    if is_remote(settings.lake_root):
+        lake_remote.put_sidecar(settings.lake_root, table, tenant, day, RESULT_FILE,
+                                results_doc(sha256, run_id, outcomes).encode())
+    else:
+        save_partition_results(partition_dir(settings.lake_root, table, tenant, day), sha256, run_id, outcomes)
+
+
+def _load_results(settings: Settings, table: str, tenant: str, day: date, sha256: str):
+    if is_remote(settings.lake_root):
+        body = lake_remote.get_sidecar(settings.lake_root, table, tenant, day, RESULT_FILE)
+        return parse_results(body.decode(), sha256) if body else None
+    return load_partition_results(partition_dir(settings.lake_root, table, tenant, day), sha256)
 
 
 def raw_results_for_build(con: duckdb.DuckDBPyConnection, settings: Settings, changed, run_id: str) -> list[Outcome]:
@@ -102,8 +130,7 @@ def raw_results_for_build(con: duckdb.DuckDBPyConnection, settings: Settings, ch
     )
     outcomes: list[Outcome] = []
     for table, tenant, day in sorted(set(changed)):
-        directory = partition_dir(settings.lake_root, table, tenant, day)
-        saved = load_partition_results(directory, loaded.get((table, tenant, day), ""))
+        saved = _load_results(settings, table, tenant, day, loaded.get((table, tenant, day), ""))
         outcomes += saved[2] if saved else check_raw_partition(settings, table, tenant, day, run_id)
     return outcomes
 

@@ -42,12 +42,24 @@ def write_results(con: duckdb.DuckDBPyConnection, run_id: str, outcomes: list[Ou
         )
 
 
-def save_partition_results(directory: Path, sha256: str, run_id: str, outcomes: list[Outcome]) -> None:
+def results_doc(sha256: str, run_id: str, outcomes: list[Outcome]) -> str:
     """Results of a raw partition, tied to the Parquet file they describe (by its hash)."""
-    doc = {"sha256": sha256, "run_id": run_id, "checked_at": datetime.now(UTC).isoformat(),
-           "outcomes": [asdict(o) for o in outcomes]}
+    return json.dumps({"sha256": sha256, "run_id": run_id, "checked_at": datetime.now(UTC).isoformat(),
+                       "outcomes": [asdict(o) for o in outcomes]}, default=str)
+
+
+def parse_results(text: str, sha256: str) -> tuple[str, datetime, list[Outcome]] | None:
+    """The saved results if they describe exactly this file, else None (validate again)."""
+    doc = json.loads(text)
+    if doc.get("sha256") != sha256:
+        return None
+    return doc["run_id"], datetime.fromisoformat(doc["checked_at"]), [Outcome(**o) for o in doc["outcomes"]]
+
+
+def save_partition_results(directory: Path, sha256: str, run_id: str, outcomes: list[Outcome]) -> None:
+    """Results of a raw partition, beside its manifest on disk."""
     tmp = directory / f".{RESULT_FILE}.tmp"
-    tmp.write_text(json.dumps(doc, default=str), encoding="utf-8")
+    tmp.write_text(results_doc(sha256, run_id, outcomes), encoding="utf-8")
     tmp.replace(directory / RESULT_FILE)
 
 
@@ -56,7 +68,4 @@ def load_partition_results(directory: Path, sha256: str) -> tuple[str, datetime,
     path = directory / RESULT_FILE
     if not path.exists():
         return None
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    if doc.get("sha256") != sha256:
-        return None
-    return doc["run_id"], datetime.fromisoformat(doc["checked_at"]), [Outcome(**o) for o in doc["outcomes"]]
+    return parse_results(path.read_text(encoding="utf-8"), sha256)

@@ -345,3 +345,17 @@ def test_the_commented_examples_are_valid_once_uncommented(tmp_path):
     assert woodgrove.workspace_resource_id.endswith("/providers/Microsoft.OperationalInsights/workspaces/law-security")
     assert woodgrove.resource_manager_endpoint == "https://management.azure.com"
     assert settings.delivery is not None and settings.delivery.addresses("secops") == ("secops@example.com",)
+
+
+@pytest.mark.parametrize("url", ["abfs://lake/hunthouse", "abfss://lake@acct.dfs.core.windows.net/hh", "s3://my-bucket/lake",
+                                 "file:///srv/lake"])
+def test_lake_root_accepts_object_storage_urls(tmp_path, url):
+    assert load(tmp_path, BASE.replace('home = "h"', f'home = "h"\nlake_root = "{url}"')).lake_root == url
+
+
+@pytest.mark.parametrize("url", ["gs://bucket/lake", "abfs://lake/hh?sv=2024&sig=SECRET", "s3://"])
+def test_lake_root_rejects_other_urls_and_credentials_in_the_url(tmp_path, url):
+    with pytest.raises(config.ConfigError, match="lake_root: must be a local path, file://…, abfs://") as caught:
+        load(tmp_path, BASE.replace('home = "h"', f'home = "h"\nlake_root = "{url}"'))
+    assert "SECRET" not in str(caught.value)  # a SAS token in the URL is never echoed
+    assert "SECRET" not in str(caught.value)

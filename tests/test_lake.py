@@ -103,7 +103,9 @@ def test_conform_reports_extra_columns_and_fills_missing_ones():
 
 
 def test_lake_root_rejects_unsupported_urls(tmp_path):
-    with pytest.raises(ValueError, match="only local paths"):
+    with pytest.raises(ValueError, match="use a local path, file://, or one of abfs://"):
+        lake.partition_dir("gs://bucket/lake", "device_events", "t1", DAY)
+    with pytest.raises(ValueError, match="is object storage: it has no local partition directories"):
         lake.partition_dir("s3://bucket/lake", "device_events", "t1", DAY)
     assert lake.partition_dir(f"file://{tmp_path}", "device_events", "t1", DAY).is_relative_to(tmp_path)
 

@@ -15,8 +15,8 @@ from pipelines.extract import extract_partition
 from pipelines.plan import days_between, partitions
 from pipelines.sources.sample.toml import sample_config
 from pipelines.sources.schemas import RAW_TABLES
-from pipelines.warehouse.build import build_and_publish
 from pipelines.warehouse.hub import connect_warehouse
+from pipelines.warehouse_run import WarehouseRun
 
 WORLD_START, WORLD_END = date(2026, 10, 1), date(2026, 11, 4)
 FIRST_DAY = date(2026, 10, 1)
@@ -33,7 +33,7 @@ def sample_warehouse(tmp_path_factory):
     for tenant, day in partitions(settings, days_between(settings.start_date, WORLD_END)):
         for table in RAW_TABLES:
             extract_partition(settings, tenant, table, day)
-    build_and_publish(settings, WORLD_END, "rules-test")
+    WarehouseRun(settings.for_tenant("contoso"), WORLD_END, "rules-test").run_all()
     return settings
 
 

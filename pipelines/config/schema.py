@@ -87,6 +87,13 @@ Guid = Annotated[str, _matches(GUID, "must be a GUID")]
 HttpsUrl = Annotated[str, AfterValidator(_https)]
 EnvName = Annotated[str, AfterValidator(_env_name), SECRET]
 Globs = Annotated[tuple[str, ...], PlainValidator(_globs)]
+# lake_root: a local path, or one of these URLs (credentials from the environment, never this file; a URL
+# with a query, such as a SAS token, is refused and never echoed)
+LAKE_URL = re.compile(r"(file://.+|(abfs|abfss|az)://[a-z0-9][a-z0-9-]{2,62}(@[A-Za-z0-9.-]+)?(/[^?#]*)?"
+                      r"|s3://[a-z0-9][a-z0-9.-]{1,62}(/[^?#]*)?)")
+LakeRoot = Annotated[str, _rule(lambda v: "://" not in v or LAKE_URL.fullmatch(v) is not None,
+                                "must be a local path, file://…, abfs://container/path or s3://bucket/path "
+                                "(credentials come from the environment, never the URL)"), SECRET]
 
 
 class Table(BaseModel):
@@ -101,7 +108,7 @@ class Core(Table):
     """[hunthouse]"""
 
     home: str = ".hunthouse"
-    lake_root: str = ""
+    lake_root: LakeRoot = ""
     start_date: date = date(2026, 10, 1)
     lookback_days: Annotated[int, Field(ge=0)] = 3
     schedule_cron: Annotated[str, _rule(lambda cron: len(cron.split()) == 5, "must have 5 fields")] = "0 2 * * *"

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.config import Settings
-from pipelines.lake import Manifest, list_manifests, verify
+from pipelines.lake import Manifest, committed_files, list_manifests
 from pipelines.warehouse import staging
 from pipelines.warehouse.load_log import LATEST_LOADS, has_table
 from pipelines.warehouse.transaction import transaction
@@ -30,7 +30,7 @@ def changed_manifests(con: duckdb.DuckDBPyConnection, settings: Settings) -> lis
     loaded = _latest_loaded(con)
     return [
         m
-        for m in list_manifests(settings.lake_root)
+        for m in list_manifests(settings.lake_root, tenants=sorted(tenants))
         if m.tenant in tenants and loaded.get((m.table, m.tenant, m.day)) != m.sha256
     ]
 
@@ -58,6 +58,14 @@ def _record_quarantine(con, table: str, tenant: str, day: date, records: list[di
         )
 
 
+def _spool(settings: Settings) -> str | None:
+    """Where copies of remote partitions land while they are staged (the shard's build directory)."""
+    if "://" not in settings.lake_root:
+        return None
+    settings.build_dir.mkdir(parents=True, exist_ok=True)
+    return str(settings.build_dir)
+
+
 def sync_lake(con: duckdb.DuckDBPyConnection, settings: Settings, progress: Progress | None = None) -> list[tuple[str, str, date]]:
     """Load every changed lake partition into staging, in one transaction. Returns what changed."""
     changed = changed_manifests(con, settings)
@@ -65,11 +73,13 @@ def sync_lake(con: duckdb.DuckDBPyConnection, settings: Settings, progress: Prog
     with transaction(con):
         for i, m in enumerate(changed, 1):
             day = date.fromisoformat(m.day)
-            verify(m)  # a damaged or replaced file fails this tenant's build, never loads silently
-            records = staging.stage_raw(con, m.table, m.tenant, day, m.file, absence=(m.stats or {}).get("absence"))
-            if m.quarantine_file:
-                q = pq.read_table(m.quarantine_file).to_pylist()
-                records = q + records
+            # verified against the manifest: a damaged or replaced file fails this tenant's build, never
+            # loads silently. On object storage these are local copies in the build directory.
+            with committed_files(m, spool_dir=_spool(settings)) as (data, bad):
+                records = staging.stage_raw(con, m.table, m.tenant, day, data,
+                                            absence=(m.stats or {}).get("absence"))
+                if bad is not None:
+                    records = pq.read_table(bad).to_pylist() + records
             _record_quarantine(con, m.table, m.tenant, day, records, now)
             _log_load(con, m, now)
             if progress and (i % 25 == 0 or i == len(changed)):
