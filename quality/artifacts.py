@@ -81,6 +81,12 @@ def check_published(warehouse_path: Path, build_file: str, expected_rows: Mappin
     return outcomes
 
 
+def expected_firewall_files(tenant: str) -> list[str]:
+    """The files write_firewall_reports writes per tenant (pipelines/reports/firewall.py): the report
+    and its open findings' rule drafts as a netsh batch file and a PowerShell script."""
+    return [f"{tenant}.html", f"{tenant}-rules.cmd", f"{tenant}-rules.ps1"]
+
+
 def expected_owner_files(owners: list[str]) -> list[str]:
     """The files write_owner_reports writes per owner (pipelines/reports/owners.py): the report, its
     CSV and JSON, the watchlist CSV, and the deployable forms (combined clauses, the automation-rule

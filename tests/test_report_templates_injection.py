@@ -1,10 +1,13 @@
 """Attacker-controlled text planted in every field the reports render (alert and rule names, device
-names, command lines, process names, entity values, owner names, the stale banner's reason, the
-footer's data-quality line, file and tenant names the index lists) stays text in every HTML page:
+names, device ids in sample events, command lines, process names and the rule drafts that carry them,
+entity values, owner names, rule definitions (query, tactics, mapped columns) and why they are
+absent, the stale banner's reason, the footer's data-quality line, file and tenant names the index
+lists) stays text in every HTML page:
 no tag or attribute of its own, no template evaluated, nothing fetched from outside."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
@@ -25,7 +28,8 @@ from tests.tuning_fixture import START, TuningFixture, settings
 # (unclosed) would fail to compile if a value were ever treated as template source.
 TAIL = '<script>alert(1)</script>"><img src=x onerror=alert(1)>{{7*7}}{% raw %}{{ "pwn" ~ "ed" }}'
 FILE_TAIL = '<svg onload=alert(1)>"><img src=x onerror=alert(1)>{{7*7}}{% raw %}'  # no '/' in a file name
-FIELDS = ("device", "process", "folder", "cmdline", "rule", "account", "host", "owner", "reason", "footer")
+FIELDS = ("device", "device_id", "process", "folder", "cmdline", "rule", "account", "host", "owner", "reason",
+          "footer", "query", "tactic", "column", "absence")
 PROBE = {field: f"{field}-probe{TAIL}" for field in FIELDS}
 NIGHT = date(2026, 10, 27)
 AS_OF = START + timedelta(days=25)  # the tuning fixture's as_of_day=25
@@ -33,7 +37,7 @@ AS_OF = START + timedelta(days=25)  # the tuning fixture's as_of_day=25
 ALLOWED_TAGS = {
     "html", "head", "meta", "title", "style", "body", "header", "h1", "h2", "h3", "p", "main", "div", "section",
     "span", "b", "table", "thead", "tbody", "tr", "th", "td", "pre", "code", "ul", "li", "a", "footer",
-    "svg", "text", "rect", "line", "polyline",
+    "svg", "text", "rect", "line", "polyline", "details", "summary",
 }
 
 
@@ -64,7 +68,7 @@ def firewall_rows() -> list[dict]:
     rows = []
     for i in range(12):  # an outbound program blocked repeatedly to a public address: a finding
         rows.append({
-            "Timestamp": datetime(2026, 10, 26, 1, i, tzinfo=UTC), "DeviceId": "dev-evil",
+            "Timestamp": datetime(2026, 10, 26, 1, i, tzinfo=UTC), "DeviceId": PROBE["device_id"],
             "DeviceName": PROBE["device"], "ActionType": "FirewallOutboundConnectionBlocked",
             "RemoteIP": "198.51.100.7", "RemotePort": 8443, "LocalPort": 50000 + i,
             "InitiatingProcessFileName": PROBE["process"],
@@ -96,6 +100,14 @@ def pages(tmp_path_factory):
         fx.build(cfg, as_of_day=25)
         changed(con, stage_raw(con, "t1", raw_table(firewall_rows())))
         build_firewall(con, ["t1"], AS_OF)
+        # r1's definition, then a newer snapshot empty on purpose: the report shows both tables as published
+        con.execute(
+            "INSERT INTO analytic_rules (tenant, day, rule_id, kind, enabled, severity, query, query_frequency, "
+            "query_period, tactics, entity_columns) VALUES ('t1', ?, 'r1', 'Scheduled', false, 'High', ?, 'PT5M', "
+            "'PT1H', ?, [{'entity_type': 'account', 'identifier': 'FullName', 'column_name': ?}])",
+            [AS_OF - timedelta(days=1), PROBE["query"], json.dumps([PROBE["tactic"]]), PROBE["column"]])
+        con.execute("INSERT INTO analytic_rule_snapshots VALUES ('t1', ?, 1, 0, [], NULL), ('t1', ?, 0, 0, [], ?)",
+                    [AS_OF - timedelta(days=1), AS_OF, PROBE["absence"]])
         # the footer's data-quality line names the failed checks; the stale reports read the last good day
         con.execute("CREATE TABLE quality_results (run_id VARCHAR, checked_at TIMESTAMPTZ, success BOOLEAN, "
                     "severity VARCHAR, asset VARCHAR, expectation VARCHAR)")
@@ -162,3 +174,18 @@ def test_the_layout_escapes_its_own_arguments():
 def test_a_missing_template_variable_is_an_error_not_an_empty_string():
     with pytest.raises(UndefinedError, match="'footer' is undefined"):
         render_html("index.html.j2", title="t", subtitle="s", banner="", tenants=[], other_nights=[])
+
+
+def test_the_new_firewall_and_rule_definition_fields_reach_their_blocks(pages):
+    firewall = Page(pages["t1.html"]).text
+    drafts = [chunk[:chunk.index("Hunting query")] for chunk in firewall.split("Rule draft, netsh")[1:]]
+    # the outbound draft names the program; cmd_str drops the quote and % a cmd argument cannot hold,
+    # so the probe's markup half is what must show as text
+    assert [d for d in drafts if PROBE["process"].lower().split('"')[0] in d]
+    samples = [chunk[:chunk.index("Rule draft")] for chunk in firewall.split("Sample events")[1:]]
+    assert [s for s in samples if PROBE["device_id"] in s]
+    owner = Page(next(html for name, html in pages.items() if name not in ("t1.html", "index.html"))).text
+    assert f"Rule definitions not available: {PROBE['absence']}; clauses use the standard column names" in owner
+    definition = owner[owner.index("Rule definition"):]
+    assert PROBE["query"] in definition and f"Tactics: {PROBE['tactic']}" in definition
+    assert PROBE["column"] in definition and "This rule is disabled" in definition

@@ -36,7 +36,8 @@ def parse(path: Path) -> Links:
 
 def night(reports: Path, day: str, tenant: str, owners: list[str]) -> Path:
     (reports / day / "firewall").mkdir(parents=True)
-    (reports / day / "firewall" / f"{tenant}.html").write_text("fw")
+    for name in (f"{tenant}.html", f"{tenant}-rules.cmd", f"{tenant}-rules.ps1"):  # the report and its draft scripts
+        (reports / day / "firewall" / name).write_text("fw")
     owner_dir = reports / day / "owners" / tenant
     owner_dir.mkdir(parents=True)
     for owner in owners:

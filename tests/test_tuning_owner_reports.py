@@ -1,10 +1,13 @@
 """Owner reports from a published (read-only) warehouse: one set of files per owner, hostile entity
-values escaped in HTML, defused in CSV, and owner names that cannot escape the reports folder."""
+values escaped in HTML, defused in CSV, owner names that cannot escape the reports folder, and each
+rule's definition (kind, enabled, schedule, query, entity mappings) or the reason it is missing."""
 
 from __future__ import annotations
 
 import csv
 import json
+import shutil
+from dataclasses import replace
 from datetime import date
 
 import duckdb
@@ -18,6 +21,19 @@ from tests.tuning_fixture import TuningFixture, settings
 HOSTILE_ACCOUNT = "contoso\\o'brien\"<script>alert(1)</script>\\\nx"
 FORMULA_HOST = "=cmd|' /c calc'!a0"
 HOSTILE_HOST = "<img src=x onerror=alert(2)>"
+RULE_QUERY = "SecurityEvent\n| where EventID == 4625 // <b>bold</b>\n| project TargetAccount, Computer"
+
+
+def define_rule(con, rule_id: str, enabled: bool, day: date) -> None:
+    """A Sentinel scheduled rule's definition as staging publishes it (analytic_rules + its snapshot)."""
+    con.execute(
+        "INSERT INTO analytic_rules (tenant, day, rule_id, source, kind, display_name, enabled, severity, query, "
+        "query_frequency, query_period, tactics, entity_mappings, entity_columns) VALUES ('t1', ?, ?, "
+        "'Microsoft Sentinel', 'Scheduled', ?, ?, 'Medium', ?, 'PT1H', 'P1D', '[\"CredentialAccess\"]', ?, "
+        "[{'entity_type': 'account', 'identifier': 'FullName', 'column_name': 'TargetAccount'}])",
+        [day, rule_id, f"Rule {rule_id}", enabled, RULE_QUERY,
+         json.dumps([{"entityType": "Account", "fieldMappings": [{"identifier": "FullName",
+                                                                  "columnName": "TargetAccount"}]}])])
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +54,11 @@ def published(tmp_path_factory):
             fx.alert("r2", day, [("process", FORMULA_HOST, FORMULA_HOST)], "false_positive", rule_name="Quiet rule")
             fx.alert("r3", day, [("host", HOSTILE_HOST, HOSTILE_HOST)], "benign_positive", rule_name="Broad rule")
         fx.alert("r2", 3, [("host", "pc1", "PC1")], "true_positive", rule_name="Quiet rule")
+        # r1 enabled, r2 disabled, r3 without a definition in the snapshot
+        define_rule(con, "r1", True, date(2026, 10, 25))
+        define_rule(con, "r2", False, date(2026, 10, 25))
+        con.execute("INSERT INTO analytic_rule_snapshots VALUES ('t1', DATE '2026-10-25', 2, 1, "
+                    "['Microsoft Sentinel'], NULL)")
         fx.build(cfg, as_of_day=25)
     con = duckdb.connect(str(path), read_only=True)
     yield cfg, con, write_owner_reports(con, cfg, date(2026, 10, 26))
@@ -113,3 +134,39 @@ def test_owner_sees_decisions_and_the_hidden_true_positive_bound_not_a_bare_conf
     rows = list(csv.DictReader(next(p for p in paths if p.name == "secops.csv").open(newline="")))
     assert "confidence" not in rows[0]
     assert (rows[0]["decisions"], rows[0]["benign_decisions"]) == ("20", "20")
+
+
+def _rule_section(page: str, rule_id: str) -> str:
+    start = page.index(f"rule id {rule_id}")
+    return page[start:page.index("</section>", start)]
+
+
+def test_each_rule_shows_its_definition_and_a_disabled_rule_is_flagged(published):
+    _, _, paths = published
+    blue = next(p for p in paths if p.suffix == ".html" and p.stem != "secops").read_text()
+    r1 = _rule_section(blue, "r1")
+    assert "Rule definition" in r1 and "Scheduled" in r1 and "PT1H" in r1 and "P1D" in r1
+    assert "Tactics: CredentialAccess" in r1 and "is disabled" not in r1
+    assert "<details><summary>Query</summary><pre><code>SecurityEvent\n| where EventID == 4625 // " \
+           "&lt;b&gt;bold&lt;/b&gt;" in r1
+    assert "<td>account</td><td>FullName</td><td>TargetAccount</td>" in r1
+    secops = next(p for p in paths if p.name == "secops.html").read_text()
+    assert "This rule is disabled: its recommendations are moot" in _rule_section(secops, "r2")
+    assert "No definition of this rule" in _rule_section(secops, "r3")
+    assert "Rule definitions not available" not in secops  # the snapshot was read
+
+
+def test_a_snapshot_empty_on_purpose_says_why_on_the_owner_page(published, tmp_path):
+    cfg, _, _ = published
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(cfg.home / "warehouse.duckdb", path)
+    with duckdb.connect(str(path)) as con:  # the published warehouse, then a newer snapshot empty on purpose
+        con.execute("DELETE FROM analytic_rules")
+        con.execute("INSERT INTO analytic_rule_snapshots VALUES ('t1', DATE '2026-10-26', 0, 0, [], "
+                    "'no workspace_resource_id configured <i>x</i>')")
+    with duckdb.connect(str(path), read_only=True) as ro:
+        paths = write_owner_reports(ro, replace(cfg, home=tmp_path), date(2026, 10, 26))
+    page = next(p for p in paths if p.name == "secops.html").read_text()
+    assert ("Rule definitions not available: no workspace_resource_id configured &lt;i&gt;x&lt;/i&gt;; clauses "
+            "use the standard column names.") in page
+    assert "No definition of this rule" in _rule_section(page, "r2")

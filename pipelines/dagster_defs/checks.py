@@ -144,7 +144,8 @@ def warehouse_check(context, hunthouse: HunthouseSettings) -> dg.AssetCheckResul
     specs=[
         dg.AssetCheckSpec("quality", asset=asset, blocking=True, description=text)
         for asset, text in [
-            ("firewall_report", "One non-empty HTML report per tenant, without a <script tag (quality/artifacts.py)."),
+            ("firewall_report", "One non-empty HTML report per tenant with its netsh and PowerShell rule-draft "
+                                "scripts, HTML without a <script tag (quality/artifacts.py)."),
             ("owner_reports", "HTML, CSV, JSON and watchlist CSV per owner, non-empty, HTML without a <script tag "
                               "(quality/artifacts.py)."),
         ]

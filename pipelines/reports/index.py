@@ -1,7 +1,7 @@
 """The night's reports index, `<reports>/<night>/index.html`, and `<reports>/latest` -> the newest night.
 
-The index lists what is on disk under the night's folder (every tenant's firewall report and its
-rule owners' HTML, CSV, JSON and watchlist files), so it also lists stale-banner reports and those a
+The index lists what is on disk under the night's folder (every tenant's firewall report with its
+netsh and PowerShell rule-draft scripts, and its rule owners' HTML, CSV, JSON and watchlist files), so it also lists stale-banner reports and those a
 daemon-launched run wrote. File names come from owner and tenant names: every one is URL-quoted
 for the link here, and templates/index.html.j2 escapes links and texts. `latest` is a relative
 symlink replaced atomically (a new link beside it, then os.replace), so a reader never finds it missing.
@@ -22,6 +22,7 @@ INDEX = "index.html"
 LATEST = "latest"
 NIGHT = re.compile(r"^\d{4}-\d\d-\d\d$")
 OWNER_KINDS = (".html", ".csv", ".json")
+FIREWALL_SCRIPTS = (("-rules.cmd", "netsh rule drafts"), ("-rules.ps1", "PowerShell rule drafts"))
 
 
 def _href(night_dir: Path, path: Path) -> str:
@@ -46,7 +47,10 @@ def _tenant(night_dir: Path, tenant: str) -> dict | None:
             for name, text in named]})
     if not owners and not firewall.is_file():
         return None
-    return {"name": tenant, "firewall": _href(night_dir, firewall) if firewall.is_file() else None, "owners": owners}
+    scripts = [(_href(night_dir, path), text) for suffix, text in FIREWALL_SCRIPTS
+               for path in [night_dir / "firewall" / f"{tenant}{suffix}"] if path.is_file()]
+    return {"name": tenant, "firewall": _href(night_dir, firewall) if firewall.is_file() else None,
+            "firewall_scripts": scripts, "owners": owners}
 
 
 def tenants_of(night_dir: Path) -> list[str]:

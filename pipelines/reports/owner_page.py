@@ -86,10 +86,13 @@ def _rule(rule: dict, recs: list[dict], entities: list[dict], backtest: list[dic
 
 def render_owner_page(owner: str, as_of: date, rules: list[dict], recs: dict, entities: dict,
                       backtest: dict, daily: dict, backtest_days: int, findings: dict | None = None,
-                      banner: str = "", deploy: tuple[dict, dict] | None = None, quality_note: str = "") -> str:
+                      banner: str = "", deploy: tuple[dict, dict] | None = None, quality_note: str = "",
+                      definitions: tuple[dict, list] | None = None) -> str:
     """`deploy`: (label -> file name beside the page, (rule_id, rule_name) -> combined clause);
-    `quality_note`: the data-quality line of the warehouse the page was written from (footer)."""
+    `quality_note`: the data-quality line of the warehouse the page was written from (footer);
+    `definitions`: owner_definitions.load_definitions' ((tenant, rule_id) -> definition, absences)."""
     findings = findings or {}
+    definitions = definitions or ({}, [])
     n_recs = sum(len(recs.get((r["tenant"], r["rule_id"]), [])) for r in rules)
     owner_findings = [f for r in rules for f in findings.get((r["tenant"], r["rule_id"]), [])]
     hours = sum(r["analyst_hours_benign"] or 0 for r in rules)
@@ -111,7 +114,8 @@ def render_owner_page(owner: str, as_of: date, rules: list[dict], recs: dict, en
                        _pct(f["alerts_removed_share"]), f"{f['benign_decisions']} of {f['decisions']}",
                        f["true_positive_incidents"], f["finding"]] for f in owner_findings],
         deploy=deploy_view,
-        rules=[_rule(r, recs.get(key, []), entities.get(key, []), backtest.get(key, []), daily.get(key, []),
-                     backtest_days, findings.get(key, []))
+        definition_absences=definitions[1],
+        rules=[{**_rule(r, recs.get(key, []), entities.get(key, []), backtest.get(key, []), daily.get(key, []),
+                     backtest_days, findings.get(key, [])), "definition": definitions[0].get(key)}
                for r in rules for key in [(r["tenant"], r["rule_id"])]],
     )

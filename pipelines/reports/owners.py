@@ -19,6 +19,7 @@ import duckdb
 from pipelines.config import Settings
 from pipelines.reports import deployable
 from pipelines.reports.files import write_atomic
+from pipelines.reports.owner_definitions import load_definitions
 from pipelines.reports.owner_files import csv_text, safe_file_stem
 from pipelines.reports.owner_page import render_owner_page
 from pipelines.reports.render import render_markdown
@@ -117,6 +118,7 @@ def write_owner_reports(con: duckdb.DuckDBPyConnection, settings: Settings, as_o
     out_dir = settings.reports_dir / (night or as_of).isoformat() / "owners" / settings.shard_name
     written: list[Path] = []
     quality_note = footer_summary(con)
+    definitions = load_definitions(con)
     for owner in sorted(by_owner):
         rules = by_owner[owner]
         owner_recs = [rec for r in rules for rec in recs.get((r["tenant"], r["rule_id"]), [])]
@@ -131,6 +133,7 @@ def write_owner_reports(con: duckdb.DuckDBPyConnection, settings: Settings, as_o
         html = render_owner_page(
             owner, as_of, rules, recs, entities, backtest, daily, settings.backtest_days, findings, banner=banner,
             deploy=(deploy_files, deployable.rule_clauses(owner_recs)), quality_note=quality_note,
+            definitions=definitions,
         )
         written.append(write_atomic(out_dir / f"{stem}.html", html))
         written.append(write_atomic(

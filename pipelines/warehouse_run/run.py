@@ -204,7 +204,7 @@ class WarehouseRun:
         day = self.settings.reports_dir / self.as_of.isoformat()
         tenant = self.settings.shard_name
         expected = {
-            "firewall_report": (day / "firewall", [f"{tenant}.html"]),
+            "firewall_report": (day / "firewall", artifacts.expected_firewall_files(tenant)),
             "owner_reports": (day / "owners" / tenant, artifacts.expected_owner_files(self._owners())),
         }
         results = {}
