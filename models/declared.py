@@ -29,6 +29,11 @@ DECLARED: tuple[Model, ...] = (
     Model(name="load_log", kind="log", group="staging", catch_up="log", depends_on=("staging_tables",),
           grain="one row per lake partition load", key=("tbl", "tenant", "day", "loaded_at"),
           description="One row per lake partition load: rows, query windows, splits, retries, watermark."),
+    # written by pipelines/warehouse/decisions.py from <home>/decisions/<tenant>.jsonl, whole, every build
+    Model(name="tuning_decisions", kind="window", group="staging", catch_up="whole", depends_on=("staging_tables",),
+          grain="one row per line of the tenant's decisions file", key=("tenant", "recommendation_id", "sequence"),
+          description="Rule owners' decisions on tuning recommendations (accepted, dismissed, revoked), with "
+                      "history; is_latest marks the current one."),
     _tuning("alert_labels", "Each alert with the label of its latest incident."),
     _tuning("rule_noise", "Per analytic rule: volume, label mix, shrunk benign rate with 90% interval, hours "
             "wasted, rank."),
@@ -38,6 +43,9 @@ DECLARED: tuple[Model, ...] = (
     _tuning("tuning_backtest", "Recommendations fitted without the last N days, replayed on them."),
     _tuning("tuning_backtest_exclusions", "Effect of each backtested exclusion on the held-out days."),
     _tuning("tuning_rule_priors", "The Beta prior fitted per tenant across rules (empirical Bayes)."),
+    _tuning("exclusion_health", "Per accepted exclusion: alerts it removed in 7/30 days, true positives since "
+            "acceptance on its entity, days to expiry, the rule's state; severity high/warn/ok.",
+            depends_on=(*TUNING_INPUTS, "tuning_decisions")),
     Model(name="quality_results", kind="log", group="quality", catch_up="log",
           description="One row per expectation evaluated by the quality gate (quality/results.py)."),
     Model(name="publish_log", kind="log", group="publish", catch_up="log",
