@@ -8,6 +8,9 @@
 -- live there, once); NULL when the entity type has no stable column, a value cannot be written
 -- as a KQL literal, or the rule is a product alert with no query (has_rule_query false), in which
 -- case the watchlist row (or, later, the product's own tuning) is the way to apply it.
+-- Owner decisions (45_tuning_decided.sql): a dismissed exclusion is left out until its evidence
+-- changes materially; an accepted one stays (owner_decision 'accepted', its deployable forms and
+-- the expiry the owner chose); recommendation_id is the id `hunthouse tuning accept` takes.
 CREATE OR REPLACE TABLE tuning_recommendations AS
 WITH rules AS (
     SELECT tenant, rule_id, rule_name, owner FROM rule_noise
@@ -22,12 +25,20 @@ described AS (
         concat_ws(' + ', c.entity_value_1, c.entity_value_2, c.entity_value_3) AS entity_value,
         concat_ws(' and ', c.entity_type_1 || ' ' || c.entity_value_1, c.entity_type_2 || ' ' || c.entity_value_2,
                   c.entity_type_3 || ' ' || c.entity_value_3) AS evidence_subject,
-        getvariable('as_of') + to_days(getvariable('exclusion_ttl_days')) AS expires_on,
-        q.rule_id IS NOT NULL AS has_rule_query
+        -- an accepted exclusion keeps the expiry its owner chose (45_tuning_decided.sql)
+        CASE WHEN d.deployed THEN d.expires_on
+            ELSE getvariable('as_of') + to_days(getvariable('exclusion_ttl_days')) END AS expires_on,
+        q.rule_id IS NOT NULL AS has_rule_query,
+        d.status AS owner_decision
     FROM tuning_exclusion_candidates AS c
     JOIN rules AS r USING (tenant, rule_id)
     LEFT JOIN tuning_analytic_rules AS q USING (tenant, rule_id)
-    WHERE c.recommended
+    LEFT JOIN tuning_decided AS d
+        ON d.tenant = c.tenant AND d.recommendation_id = tuning_recommendation_id(
+            c.tenant, c.rule_id, c.exclusion_kind, c.entity_type_1, c.entity_key_1, c.entity_type_2, c.entity_key_2,
+            c.entity_type_3, c.entity_key_3)
+    -- a dismissed exclusion stays away until its evidence changes materially
+    WHERE c.recommended AND NOT coalesce(d.suppressed, false)
 )
 SELECT
     tenant, rule_id, rule_name, owner, exclusion_kind,
@@ -58,7 +69,10 @@ SELECT
             THEN format('; {} closed by automation, not counted', automation_decisions) ELSE '' END,
         printf('%.1f', max_true_positives_per_30d), round(100 * alerts_removed_share)::BIGINT
     ) AS rationale,
-    getvariable('as_of') AS as_of
+    getvariable('as_of') AS as_of,
+    tuning_recommendation_id(tenant, rule_id, exclusion_kind, entity_type_1, entity_key_1, entity_type_2, entity_key_2,
+                             entity_type_3, entity_key_3) AS recommendation_id,
+    owner_decision
 FROM described;
 
 COMMENT ON COLUMN tuning_recommendations.confidence IS

@@ -24,6 +24,7 @@ from duckdb.sqltypes import BOOLEAN, DOUBLE, VARCHAR
 
 from models.runner import ModelContext, run_sql_file, set_params
 from models.tuning.beta import beta_ppf
+from models.tuning.decisions import prepare_rule_definitions
 from models.tuning.kql import kql_exclusion
 from models.tuning.kql_eval import clause_removes
 from models.tuning.prior import fit_beta_prior
@@ -44,6 +45,7 @@ PUBLISHED = (
     "tuning_backtest",
     "tuning_backtest_exclusions",
     "tuning_rule_priors",
+    "exclusion_health",
 )
 # Scratch of the build (TEMP tables, never published): the per-rule counts the prior is fitted on,
 # and the held-out fit's exclusions (published through tuning_backtest_exclusions).
@@ -52,7 +54,8 @@ SCRATCH = ("tuning_rule_label_counts", "tuning_backtest_fitted", "tuning_rule_qu
            "tuning_passing_alerts", "tuning_tp_alerts", "tuning_account_forms", "tuning_account_edges",
            "tuning_account_identity", "tuning_account_identity_next", "tuning_account_identity_changes",
            "tuning_tp_incident_entities", "tuning_tp_guard_entities", "tuning_tp_guard_pairs", "tuning_analytic_rules",
-           "tuning_tier0_hosts_seen")
+           "tuning_tier0_hosts_seen", "tuning_decided", "tuning_rule_definitions", "tuning_accepted_parts",
+           "tuning_since_accepted", "tuning_accepted_removed", "tuning_accepted_true_positives")
 
 
 def _beta_quantile(q: pa.Array, a: pa.Array, b: pa.Array) -> pa.Array:
@@ -200,8 +203,10 @@ def build(con: duckdb.DuckDBPyConnection, ctx: ModelContext) -> dict[str, int]:
         run_fit(con, test_start)
         _run(con, "40_backtest_exclusions.sql")
     run_fit(con, ctx.as_of + timedelta(days=1))
-    for name in ("50_tuning_backtest.sql", "60_rule_noise.sql", "70_rule_top_entities.sql",
-                 "80_tuning_recommendations.sql"):
+    prepare_rule_definitions(con)
+    # 45/46: owner decisions (dismissed stay away, accepted are deployed); 90: their health
+    for name in ("45_tuning_decided.sql", "46_backtest_accepted.sql", "50_tuning_backtest.sql", "60_rule_noise.sql",
+                 "70_rule_top_entities.sql", "80_tuning_recommendations.sql", "90_exclusion_health.sql"):
         _run(con, name)
     drop_scratch(con)
     # fetchall, not fetchone: duckdb 2 keeps a half-read result open and refuses con.sql() after it
