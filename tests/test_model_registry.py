@@ -175,6 +175,8 @@ def test_the_derived_catch_up_rules_are_the_hand_kept_ones_they_replace():
         "model_versions": "whole", "alert_labels": "whole", "rule_noise": "whole", "rule_top_entities": "whole",
         "tuning_exclusion_candidates": "whole", "tuning_recommendations": "whole", "tuning_backtest": "whole",
         "tuning_backtest_exclusions": "whole", "tuning_rule_priors": "whole",
+        # owner decisions (issue 14): reloaded whole by every build, and their health
+        "tuning_decisions": "whole", "exclusion_health": "whole",
     }
 
 
@@ -182,6 +184,7 @@ def test_dagster_lists_the_tables_in_the_order_and_with_the_deps_they_had():
     from pipelines.dagster_defs.warehouse_assets import STAGING_TABLES
 
     assert list(STAGING_TABLES) == ["device_events", "alerts", "alert_entities", "incident_history", "incidents",
-                                    "incident_alerts", "quarantine", "load_log"]
+                                    "incident_alerts", "quarantine", "load_log", "tuning_decisions"]
     assert registry.default().external_deps("firewall") == ["device_events"]
-    assert registry.default().external_deps("tuning") == ["alerts", "alert_entities", "incidents", "incident_alerts"]
+    assert registry.default().external_deps("tuning") == ["alerts", "alert_entities", "incidents", "incident_alerts",
+                                                          "tuning_decisions"]

@@ -124,7 +124,8 @@ def _deploy_section(files: dict[str, str], clauses: dict[tuple[str, str], str]) 
 
 def render_owner_page(owner: str, as_of: date, rules: list[dict], recs: dict, entities: dict,
                       backtest: dict, daily: dict, backtest_days: int, findings: dict | None = None,
-                      banner: str = "", deploy: tuple[dict, dict] | None = None, quality_note: str = "") -> str:
+                      banner: str = "", deploy: tuple[dict, dict] | None = None, quality_note: str = "",
+                      health: dict | None = None) -> str:
     """`deploy`: (label -> file name beside the page, (rule_id, rule_name) -> combined clause);
     `quality_note`: the data-quality line of the warehouse the page was written from (footer)."""
     findings = findings or {}
@@ -147,6 +148,17 @@ def render_owner_page(owner: str, as_of: date, rules: list[dict], recs: dict, en
         ),
     )
     sections = [summary]
+    attention = [x for r in rules for x in (health or {}).get((r["tenant"], r["rule_id"]), []) if x["severity"] != "ok"]
+    if attention:  # exclusion_health: an accepted exclusion that now hides a true positive comes before anything
+        attention.sort(key=lambda x: (x["severity"] != "high", x["rule_id"]))
+        sections.insert(0, h.section(
+            "Accepted exclusions that need attention",
+            h.table(["severity", "rule", "excluded entity", "recommendation", "finding", "removed 7 / 30 days",
+                     "expires on"],
+                    [[x["severity"], x["rule_name"] or x["rule_id"], f"{x['entity_type']} {x['entity_value']}",
+                      x["recommendation_id"], x["finding"], f"{x['alerts_removed_7d']} / {x['alerts_removed_30d']}",
+                      x["expires_on"]] for x in attention]),
+        ))
     if owner_findings:
         sections.append(h.section(
             "Fix the rule logic",
