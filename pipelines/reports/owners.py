@@ -78,6 +78,7 @@ def _load(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict]]:
         "USING (tenant, rule_id) WHERE c.is_rule_logic_finding "
         "ORDER BY c.tenant, c.rule_id, c.alerts_removed_share DESC, c.entity_key_1",
     ) if has_findings else []
+    data["health"] = _rows(con, "SELECT * FROM exclusion_health") if has_table(con, "exclusion_health") else []
     return data
 
 
@@ -131,6 +132,7 @@ def write_owner_reports(con: duckdb.DuckDBPyConnection, settings: Settings, as_o
         html = render_owner_page(
             owner, as_of, rules, recs, entities, backtest, daily, settings.backtest_days, findings, banner=banner,
             deploy=(deploy_files, deployable.rule_clauses(owner_recs)), quality_note=quality_note,
+            health=_index(data["health"], "tenant", "rule_id"),
         )
         written.append(write_atomic(out_dir / f"{stem}.html", html))
         written.append(write_atomic(
