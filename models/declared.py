@@ -112,6 +112,7 @@ DECLARED: tuple[Model, ...] = (
     Model(name="quality_results", kind="log", group="quality", catch_up="log",
           description="One row per expectation evaluated by the quality gate (quality/results.py).",
           columns=_columns("""
+   tenant VARCHAR: (view) the tenant whose shard recorded it
    run_id VARCHAR: Dagster run id of the warehouse run that recorded it
    checked_at TIMESTAMPTZ: when the expectation was evaluated
    asset VARCHAR: asset checked: `raw_device_events`, `device_events`, `fw_findings`, …
