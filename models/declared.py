@@ -53,6 +53,43 @@ DECLARED: tuple[Model, ...] = (
    watermark TIMESTAMPTZ: latest ingestion/modification time seen
    dropped_columns VARCHAR[]: source columns outside the contract (schema drift)
 """)),
+    # written by pipelines/warehouse/decisions.py from <home>/decisions/<tenant>.jsonl, whole, every build
+    Model(name="tuning_decisions", kind="window", group="staging", catch_up="whole", depends_on=("staging_tables",),
+          grain="one row per line of the tenant's decisions file", key=("tenant", "recommendation_id", "sequence"),
+          description="Rule owners' decisions on tuning recommendations (accepted, dismissed, revoked), with "
+                      "history; is_latest marks the current one.",
+          columns=_columns("""
+   tenant VARCHAR: tenant name
+   recommendation_id VARCHAR: the recommendation (`tuning_recommendations.recommendation_id`)
+   sequence BIGINT: line number in the decisions file: the order of decisions
+   decision VARCHAR: `accepted`, `dismissed` or `revoked` (withdraws the previous acceptance or dismissal)
+   decided_at TIMESTAMPTZ: when it was recorded (UTC)
+   decided_by VARCHAR: who: `--by`, else `$HUNTHOUSE_USER`, else the login name; a CSV's `decided_by` column
+   reason VARCHAR: the owner's reason (required to dismiss)
+   expires_on DATE: accepted: the exclusion's expiry (`--until`, default the recommendation's `expires_on`);
+     NULL otherwise
+   rule_id VARCHAR: analytic rule id
+   rule_name VARCHAR: the rule's name when decided
+   exclusion_kind VARCHAR: `single`, `pair` or `triple`
+   entity_type VARCHAR: the whole exclusion's type, as in `tuning_recommendations`
+   entity_key VARCHAR: normalised keys, as in `tuning_recommendations`
+   entity_value VARCHAR: display values, as in `tuning_recommendations`
+   entity_type_1 VARCHAR: as in `tuning_recommendations`
+   entity_key_1 VARCHAR: as in `tuning_recommendations`
+   entity_value_1 VARCHAR: as in `tuning_recommendations`
+   entity_type_2 VARCHAR: NULL for `single`
+   entity_key_2 VARCHAR: NULL for `single`
+   entity_value_2 VARCHAR: NULL for `single`
+   entity_type_3 VARCHAR: NULL unless `triple`
+   entity_key_3 VARCHAR: NULL unless `triple`
+   entity_value_3 VARCHAR: NULL unless `triple`
+   decisions_at_decision BIGINT: the recommendation's `decisions` when decided: a dismissal ends when the live
+     `decisions` reach twice this
+   removed_share_at_decision DOUBLE: its `alerts_removed_share` when decided: a dismissal ends when the live share
+     moves by more than half of this
+   source VARCHAR: `cli`, or `csv:<file name>` for `hunthouse tuning import-csv`
+   is_latest BOOLEAN: the recommendation's current decision (its last line)
+""")),
     # steps of the tuning build (models/tuning/__init__.py STEPS)
     Model(name="tuning_subject_patterns", kind="scratch", group="tuning", phase="setup", python="load_subject_patterns",
           grain="one row per entity pattern never recommended alone", key=("entity_type", "pattern"),
@@ -75,6 +112,7 @@ DECLARED: tuple[Model, ...] = (
     Model(name="quality_results", kind="log", group="quality", catch_up="log",
           description="One row per expectation evaluated by the quality gate (quality/results.py).",
           columns=_columns("""
+   tenant VARCHAR: (view) the tenant whose shard recorded it
    run_id VARCHAR: Dagster run id of the warehouse run that recorded it
    checked_at TIMESTAMPTZ: when the expectation was evaluated
    asset VARCHAR: asset checked: `raw_device_events`, `device_events`, `fw_findings`, …

@@ -15,7 +15,7 @@ from datetime import date
 import duckdb
 import pyarrow as pa
 
-from pipelines import config
+from pipelines import config, tuning_cli
 from pipelines.plan import days_between, nightly_days, partitions, yesterday
 from pipelines.warehouse.hub import connect_warehouse
 from pipelines.warehouse.readonly import WarehouseUnavailable
@@ -232,13 +232,19 @@ def parser() -> argparse.ArgumentParser:
                     help="one line and exit 0 (ok), 1 (stale) or 2 (error): for Nagios and systemd OnFailure=")
     st.add_argument("--max-age-hours", type=float, default=30.0,
                     help="with --check/--json: a shard published longer ago than this is stale (default: 30)")
+    tuning_cli.add_parser(sub, common)  # accept | dismiss | revoke | import-csv
     dev = sub.add_parser("dev", parents=[common], help="the Dagster UI on the Hunthouse instance")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)
     return p
 
 
-COMMANDS = {"demo": cmd_demo, "run": cmd_run, "backfill": cmd_backfill, "sql": cmd_sql, "status": cmd_status, "dev": cmd_dev}
+def cmd_tuning(args, settings: config.Settings) -> int:
+    return tuning_cli.run(args, settings, say)
+
+
+COMMANDS = {"demo": cmd_demo, "run": cmd_run, "backfill": cmd_backfill, "sql": cmd_sql, "status": cmd_status, "dev": cmd_dev,
+            "tuning": cmd_tuning}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -246,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = config.load(args.config)
         return COMMANDS[args.command](args, settings)
-    except (config.ConfigError, UserError) as exc:
+    except (config.ConfigError, UserError, tuning_cli.TuningError) as exc:
         print(f"hunthouse: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -223,6 +223,8 @@ def print_status(settings: Settings, say: Callable[[str], None]) -> None:
             say(f"  {tenant:<12} {tbl:<18} {days:>4} days  {first} → {last}  {rows:>10,} rows  {bad:>5} quarantined  watermark {wm}")
         if "quality_results" in present:
             _say_published_checks(con, say)
+        if "exclusion_health" in present:
+            _say_exclusion_health(con, say)
     for tenant in (t.name for t in settings.tenants):
         runs = _last_runs(settings, tenant)
         if runs:
@@ -260,3 +262,16 @@ def _say_published_checks(con, say: Callable[[str], None]) -> None:
             say(f"        {line}")
     for tenant, count in passed.items():
         say(f"  PASS  {tenant:<12} {count} more assets passed every check")
+
+
+def _say_exclusion_health(con, say: Callable[[str], None]) -> None:
+    """One line per tenant whose accepted exclusions have high-severity findings (a true positive hides)."""
+    rows = con.execute(
+        "SELECT tenant, count(*), sum(true_positive_incidents_since_acceptance) FROM exclusion_health "
+        "WHERE severity = 'high' GROUP BY tenant ORDER BY tenant"
+    ).fetchall()
+    if rows:
+        say("")
+    for tenant, exclusions, incidents in rows:
+        say(f"Exclusion health HIGH {tenant}: {exclusions} accepted exclusion(s) carry the entity of {incidents} "
+            "true-positive incident(s) since acceptance (table exclusion_health, severity high)")

@@ -168,8 +168,15 @@ def test_the_tuning_phases_and_python_steps_come_from_the_headers():
         < fit.index("29_true_positive_guard.sql")
     assert set(_names(models.steps("tuning", "setup"))) == {"39_backtest_fitted_table.sql", "tuning_subject_patterns"}
     assert _names(models.steps("tuning", "backtest")) == ["40_backtest_exclusions.sql"]
-    assert set(_names(models.steps("tuning", "report"))) == {"50_tuning_backtest.sql", "60_rule_noise.sql",
-                                                             "70_rule_top_entities.sql", "80_tuning_recommendations.sql"}
+    report = _names(models.steps("tuning", "report"))
+    assert set(report) == {"45_tuning_decided.sql", "46_backtest_accepted.sql", "50_tuning_backtest.sql",
+                           "60_rule_noise.sql", "70_rule_top_entities.sql", "80_tuning_recommendations.sql",
+                           "90_exclusion_health.sql"}
+    # owner decisions (issue 14): the decided state first, the accepted exclusions join the backtest before it is
+    # scored, and their health after the recommendations
+    assert report.index("45_tuning_decided.sql") < report.index("46_backtest_accepted.sql") \
+        < report.index("50_tuning_backtest.sql")
+    assert report.index("80_tuning_recommendations.sql") < report.index("90_exclusion_health.sql")
     assert models.by_name["tuning_account_identity_next"].repeat_until == "tuning_account_identity_changes.changed = 0"
 
 
@@ -179,13 +186,16 @@ def test_the_tuning_build_lists_its_tables_and_scratch_from_the_registry():
     # the lists models/tuning/__init__.py kept by hand before the headers declared them
     assert set(tuning.PUBLISHED) == {"alert_labels", "rule_noise", "rule_top_entities", "tuning_exclusion_candidates",
                                      "tuning_recommendations", "tuning_backtest", "tuning_backtest_exclusions",
-                                     "tuning_rule_priors"}
+                                     "tuning_rule_priors", "exclusion_health"}
     assert set(tuning.SCRATCH) >= {
         "tuning_rule_label_counts", "tuning_backtest_fitted", "tuning_rule_queries", "tuning_rule_query_literals",
         "tuning_subject_patterns", "tuning_candidates_judged", "tuning_passing", "tuning_passing_alerts",
         "tuning_tp_alerts", "tuning_account_forms", "tuning_account_edges", "tuning_account_identity",
         "tuning_account_identity_next", "tuning_account_identity_changes", "tuning_tp_incident_entities",
-        "tuning_tp_guard_entities", "tuning_tp_guard_pairs", "tuning_analytic_rules", "tuning_tier0_hosts_seen"}
+        "tuning_tp_guard_entities", "tuning_tp_guard_pairs", "tuning_analytic_rules", "tuning_tier0_hosts_seen",
+        # and those of the owner decisions, which the decisions branch listed by hand
+        "tuning_decided", "tuning_accepted_parts", "tuning_since_accepted", "tuning_accepted_removed",
+        "tuning_accepted_true_positives"}
     assert not set(tuning.SCRATCH) & set(tuning.PUBLISHED)
     steps = {m.python for m in registry.default().models if m.group == "tuning" and m.python}
     assert steps == set(tuning.STEPS)
@@ -262,6 +272,8 @@ def test_the_derived_catch_up_rules_are_the_hand_kept_ones_they_replace():
         "tuning_backtest_exclusions": "whole", "tuning_rule_priors": "whole",
         # added with the rule definitions (small tables, copied whole)
         "analytic_rule_snapshots": "whole", "analytic_rules": "whole",
+        # owner decisions (issue 14): reloaded whole by every build, and their health
+        "tuning_decisions": "whole", "exclusion_health": "whole",
     }
 
 
@@ -270,9 +282,10 @@ def test_dagster_lists_the_tables_in_the_order_and_with_the_deps_they_had():
 
     assert list(STAGING_TABLES) == ["device_events", "alerts", "alert_entities", "incident_history", "incidents",
                                     "incident_alerts", "analytic_rule_snapshots", "analytic_rules", "quarantine",
-                                    "load_log"]
+                                    "load_log", "tuning_decisions"]
     assert registry.default().external_deps("firewall") == ["device_events"]
     # incident_history too, since the tuning headers declare what their SQL reads (labels, the guard, triage
     # times), and analytic_rules (the rules' mapped columns for clauses and the backtest)
     assert registry.default().external_deps("tuning") == ["alerts", "incident_alerts", "incident_history",
-                                                          "alert_entities", "analytic_rules", "incidents"]
+                                                          "alert_entities", "analytic_rules", "tuning_decisions",
+                                                          "incidents"]

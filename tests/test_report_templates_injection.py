@@ -29,7 +29,7 @@ from tests.tuning_fixture import START, TuningFixture, settings
 TAIL = '<script>alert(1)</script>"><img src=x onerror=alert(1)>{{7*7}}{% raw %}{{ "pwn" ~ "ed" }}'
 FILE_TAIL = '<svg onload=alert(1)>"><img src=x onerror=alert(1)>{{7*7}}{% raw %}'  # no '/' in a file name
 FIELDS = ("device", "device_id", "process", "folder", "cmdline", "rule", "account", "host", "owner", "reason",
-          "footer", "query", "tactic", "column", "absence")
+          "footer", "query", "tactic", "column", "absence", "decision")
 PROBE = {field: f"{field}-probe{TAIL}" for field in FIELDS}
 NIGHT = date(2026, 10, 27)
 AS_OF = START + timedelta(days=25)  # the tuning fixture's as_of_day=25
@@ -97,6 +97,14 @@ def pages(tmp_path_factory):
                      rule_name=PROBE["rule"] + "2")
             fx.alert("r2", day, [("process", f"p{day}", f"p{day}")], None, rule_name=PROBE["rule"] + "2")
             fx.alert("r3", day, [("host", PROBE["host"], PROBE["host"])], "benign_positive", rule_name=PROBE["rule"] + "3")
+        # an accepted exclusion about to expire: the owner page's "need attention" section shows the display
+        # value the owner's decision recorded
+        con.execute("INSERT INTO tuning_decisions (tenant, recommendation_id, sequence, decision, decided_at, "
+                    "decided_by, expires_on, rule_id, rule_name, exclusion_kind, entity_type, entity_key, entity_value, "
+                    "entity_type_1, entity_key_1, entity_value_1, is_latest) VALUES ('t1', '0123456789abcdef', 1, "
+                    "'accepted', ?, 'alice', ?, 'r1', ?, 'single', 'account', ?, ?, 'account', ?, ?, true)",
+                    [datetime.combine(AS_OF - timedelta(days=5), datetime.min.time(), UTC), AS_OF + timedelta(days=3), PROBE["rule"], PROBE["account"],
+                     PROBE["decision"], PROBE["account"], PROBE["decision"]])
         fx.build(cfg, as_of_day=25)
         changed(con, stage_raw(con, "t1", raw_table(firewall_rows())))
         build_firewall(con, ["t1"], AS_OF)

@@ -1,7 +1,8 @@
 -- model: staging_tables
 -- kind: ddl
 -- description: Creates the staging tables once (IF NOT EXISTS); the files below maintain them
---   partition by partition; quarantine and load_log are written from Python (models/declared.py).
+--   partition by partition; quarantine, load_log and tuning_decisions are written from Python
+--   (models/declared.py).
 --
 -- Staging tables of the warehouse: created once, then maintained partition by partition.
 -- Grain and keys: docs/architecture.md and docs/warehouse.md. Every table carries tenant, because
@@ -225,4 +226,37 @@ CREATE TABLE IF NOT EXISTS analytic_rules (
     entity_columns STRUCT(entity_type VARCHAR, identifier VARCHAR, column_name VARCHAR)[],
     alert_rule_template_name VARCHAR,
     last_modified_time TIMESTAMPTZ
+);
+
+-- The rule owners' decisions on tuning recommendations (accepted, dismissed, revoked), every line of
+-- <home>/decisions/<tenant>.jsonl, reloaded whole by every build (pipelines/warehouse/decisions.py):
+-- is_latest marks the line that is the recommendation's state, the others are its history.
+CREATE TABLE IF NOT EXISTS tuning_decisions (
+    tenant VARCHAR NOT NULL,
+    recommendation_id VARCHAR NOT NULL,
+    sequence BIGINT NOT NULL,
+    decision VARCHAR NOT NULL,
+    decided_at TIMESTAMPTZ NOT NULL,
+    decided_by VARCHAR,
+    reason VARCHAR,
+    expires_on DATE,
+    rule_id VARCHAR,
+    rule_name VARCHAR,
+    exclusion_kind VARCHAR,
+    entity_type VARCHAR,
+    entity_key VARCHAR,
+    entity_value VARCHAR,
+    entity_type_1 VARCHAR,
+    entity_key_1 VARCHAR,
+    entity_value_1 VARCHAR,
+    entity_type_2 VARCHAR,
+    entity_key_2 VARCHAR,
+    entity_value_2 VARCHAR,
+    entity_type_3 VARCHAR,
+    entity_key_3 VARCHAR,
+    entity_value_3 VARCHAR,
+    decisions_at_decision BIGINT,
+    removed_share_at_decision DOUBLE,
+    source VARCHAR,
+    is_latest BOOLEAN NOT NULL
 );

@@ -17,5 +17,6 @@ CREATE OR REPLACE TEMP TABLE tuning_backtest_fitted (
     entity_type_2 VARCHAR, entity_key_2 VARCHAR, entity_value_2 VARCHAR,
     entity_type_3 VARCHAR, entity_key_3 VARCHAR, entity_value_3 VARCHAR, deployed_clause VARCHAR,
     fitted_labelled_alerts BIGINT, fitted_benign_alerts BIGINT, fitted_decisions BIGINT,
-    fitted_benign_decisions BIGINT, fitted_confidence DOUBLE, fit_end_day DATE, test_end_day DATE
+    fitted_benign_decisions BIGINT, fitted_confidence DOUBLE, fit_end_day DATE, test_end_day DATE,
+    accepted BOOLEAN  -- an owner accepted it: applied as deployed (46_backtest_accepted.sql)
 );

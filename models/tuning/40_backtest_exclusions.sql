@@ -35,6 +35,7 @@ SELECT
     benign_decisions AS fitted_benign_decisions,
     confidence AS fitted_confidence,
     getvariable('fit_end_day') AS fit_end_day,
-    getvariable('backtest_end') AS test_end_day
+    getvariable('backtest_end') AS test_end_day,
+    false AS accepted
 FROM tuning_exclusion_candidates AS c
 WHERE recommended;

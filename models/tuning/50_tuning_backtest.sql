@@ -77,6 +77,9 @@
 --   benign_alerts_removed BIGINT: of those, benign (latest labels)
 --   true_positive_alerts_removed BIGINT: of those, true positives: the cost of the exclusion, should be 0
 --   unlabelled_alerts_removed BIGINT: of those, unlabelled
+--   accepted BOOLEAN: an owner accepted the exclusion (`tuning_decisions`, not expired): it is applied as deployed at
+--     every origin, chosen by the held-out fit or not (then its `fitted_*` columns are NULL); its `alerts_removed`
+--     is the workload it removes. `tuning_backtest` counts it with the fitted ones
 -- model: tuning_backtest
 -- kind: window
 -- phase: report
@@ -92,8 +95,8 @@
 --   backtest_origin INTEGER: 1 = the latest window, 2, 3 … earlier ones; 0 = all origins together
 --   test_start_day DATE: first held-out day of the origin (origin 0: of the earliest origin with alerts)
 --   test_end_day DATE: last held-out day of the origin (origin 0: of the latest)
---   exclusions_applied BIGINT: exclusions of the origin's held-out fit for the rule (`*`: for the tenant; origin 0:
---     summed over origins)
+--   exclusions_applied BIGINT: exclusions of the origin's held-out fit for the rule, plus the accepted ones (applied
+--     as deployed; `tuning_backtest_exclusions.accepted`) (`*`: for the tenant; origin 0: summed over origins)
 --   alerts BIGINT: held-out alerts of the rule (`*`: of all rules)
 --   true_positive_alerts BIGINT: of those, true positives (latest labels): what the window could have hidden
 --   alerts_removed BIGINT: of those, removed by at least one exclusion

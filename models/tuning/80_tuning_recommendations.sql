@@ -4,7 +4,7 @@
 -- grain: one row per recommended exclusion of the live fit
 -- key: tenant, rule_id, exclusion_kind, entity_type_1, entity_key_1, entity_type_2, entity_key_2, entity_type_3,
 --   entity_key_3
--- depends_on: tuning_exclusion_candidates, rule_noise, tuning_analytic_rules, analytic_rules
+-- depends_on: tuning_exclusion_candidates, rule_noise, tuning_analytic_rules, analytic_rules, tuning_decided
 -- params: as_of, exclusion_ttl_days
 -- catch_up: whole
 -- description: Recommended exclusions (single entities and pairs) with evidence and KQL.
@@ -57,11 +57,19 @@
 --   has_rule_query BOOLEAN: the rule is an analytic rule (its alerts name it in `Analytic Rule Ids`), so a clause
 --     can be pasted into its query; false for product alerts (Defender, Entra ID Protection, …)
 --   watchlist_row JSON: a Sentinel watchlist row: `rule_id`, `entity_type`, `entity_value`, `expires_on`, `reason`
---   expires_on DATE: `as_of` + `exclusion_ttl_days`: review or drop the exclusion then
+--   expires_on DATE: `as_of` + `exclusion_ttl_days`: review or drop the exclusion then; for an accepted exclusion,
+--     the expiry its owner accepted
 --   rationale VARCHAR: one sentence: benign of decisions (and of labelled alerts), undetermined incidents and
 --     automation closures when any, no true positive, the hidden-true-positive bound, share of the rule's alerts
 --     removed (rounded %)
 --   as_of DATE: the run day of the fit
+--   recommendation_id VARCHAR: stable id of the exclusion over nights (16 hex digits of the sha256 of tenant, rule,
+--     kind and entity types and keys; the same as the reports' watchlist CSV and automation rules): what `hunthouse
+--     tuning accept`, `dismiss` and `revoke` take
+--   owner_decision VARCHAR: the owner's current decision (`tuning_decisions`): `accepted` (deployed; `expires_on` is
+--     the owner's), `expired` (accepted, past its expiry), `dismissed, evidence changed` (dismissed, back because
+--     its decisions doubled or its removed share moved by more than half); NULL when undecided. A dismissal whose
+--     evidence has not changed keeps the exclusion out of this table
 --
 -- tuning_recommendations: the exclusions the live fit recommends, ready for a rule owner: the
 -- evidence, a KQL clause, a Sentinel watchlist row, an expiry and one sentence of rationale.
@@ -73,6 +81,9 @@
 -- live there, once); NULL when the entity type has no stable column, a value cannot be written
 -- as a KQL literal, or the rule is a product alert with no query (has_rule_query false), in which
 -- case the watchlist row (or, later, the product's own tuning) is the way to apply it.
+-- Owner decisions (45_tuning_decided.sql): a dismissed exclusion is left out until its evidence
+-- changes materially; an accepted one stays (owner_decision 'accepted', its deployable forms and
+-- the expiry the owner chose); recommendation_id is the id `hunthouse tuning accept` takes.
 CREATE OR REPLACE TABLE tuning_recommendations AS
 WITH rules AS (
     SELECT tenant, rule_id, rule_name, owner FROM rule_noise
@@ -87,12 +98,20 @@ described AS (
         concat_ws(' + ', c.entity_value_1, c.entity_value_2, c.entity_value_3) AS entity_value,
         concat_ws(' and ', c.entity_type_1 || ' ' || c.entity_value_1, c.entity_type_2 || ' ' || c.entity_value_2,
                   c.entity_type_3 || ' ' || c.entity_value_3) AS evidence_subject,
-        getvariable('as_of') + to_days(getvariable('exclusion_ttl_days')) AS expires_on,
-        q.rule_id IS NOT NULL AS has_rule_query
+        -- an accepted exclusion keeps the expiry its owner chose (45_tuning_decided.sql)
+        CASE WHEN d.deployed THEN d.expires_on
+            ELSE getvariable('as_of') + to_days(getvariable('exclusion_ttl_days')) END AS expires_on,
+        q.rule_id IS NOT NULL AS has_rule_query,
+        d.status AS owner_decision
     FROM tuning_exclusion_candidates AS c
     JOIN rules AS r USING (tenant, rule_id)
     LEFT JOIN tuning_analytic_rules AS q USING (tenant, rule_id)
-    WHERE c.recommended
+    LEFT JOIN tuning_decided AS d
+        ON d.tenant = c.tenant AND d.recommendation_id = tuning_recommendation_id(
+            c.tenant, c.rule_id, c.exclusion_kind, c.entity_type_1, c.entity_key_1, c.entity_type_2, c.entity_key_2,
+            c.entity_type_3, c.entity_key_3)
+    -- a dismissed exclusion stays away until its evidence changes materially
+    WHERE c.recommended AND NOT coalesce(d.suppressed, false)
 ),
 -- the rule's definition, when fetched: its entity mappings name the columns its query projects
 with_definition AS (
@@ -130,7 +149,10 @@ SELECT
             THEN format('; {} closed by automation, not counted', automation_decisions) ELSE '' END,
         printf('%.1f', max_true_positives_per_30d), round(100 * alerts_removed_share)::BIGINT
     ) AS rationale,
-    getvariable('as_of') AS as_of
+    getvariable('as_of') AS as_of,
+    tuning_recommendation_id(tenant, rule_id, exclusion_kind, entity_type_1, entity_key_1, entity_type_2, entity_key_2,
+                             entity_type_3, entity_key_3) AS recommendation_id,
+    owner_decision
 FROM with_definition;
 
 COMMENT ON COLUMN tuning_recommendations.confidence IS

@@ -87,15 +87,19 @@ def _rule(rule: dict, recs: list[dict], entities: list[dict], backtest: list[dic
 def render_owner_page(owner: str, as_of: date, rules: list[dict], recs: dict, entities: dict,
                       backtest: dict, daily: dict, backtest_days: int, findings: dict | None = None,
                       banner: str = "", deploy: tuple[dict, dict] | None = None, quality_note: str = "",
-                      definitions: tuple[dict, list] | None = None) -> str:
+                      definitions: tuple[dict, list] | None = None, health: dict | None = None) -> str:
     """`deploy`: (label -> file name beside the page, (rule_id, rule_name) -> combined clause);
     `quality_note`: the data-quality line of the warehouse the page was written from (footer);
-    `definitions`: owner_definitions.load_definitions' ((tenant, rule_id) -> definition, absences)."""
+    `definitions`: owner_definitions.load_definitions' ((tenant, rule_id) -> definition, absences);
+    `health`: (tenant, rule_id) -> exclusion_health rows of the owner's accepted exclusions."""
     findings = findings or {}
     definitions = definitions or ({}, [])
     n_recs = sum(len(recs.get((r["tenant"], r["rule_id"]), [])) for r in rules)
     owner_findings = [f for r in rules for f in findings.get((r["tenant"], r["rule_id"]), [])]
     hours = sum(r["analyst_hours_benign"] or 0 for r in rules)
+    # exclusion_health: an accepted exclusion that now hides a true positive comes before anything
+    attention = sorted((x for r in rules for x in (health or {}).get((r["tenant"], r["rule_id"]), [])
+                        if x["severity"] != "ok"), key=lambda x: (x["severity"] != "high", x["rule_id"]))
     deploy_view = None
     if deploy is not None and n_recs:
         files, clauses = deploy
@@ -113,6 +117,9 @@ def render_owner_page(owner: str, as_of: date, rules: list[dict], recs: dict, en
         finding_rows=[[f["rule_name"] or f["rule_id"], f["entity_type"], f["entity_value"],
                        _pct(f["alerts_removed_share"]), f"{f['benign_decisions']} of {f['decisions']}",
                        f["true_positive_incidents"], f["finding"]] for f in owner_findings],
+        attention_rows=[[x["severity"], x["rule_name"] or x["rule_id"], f"{x['entity_type']} {x['entity_value']}",
+                         x["recommendation_id"], x["finding"], f"{x['alerts_removed_7d']} / {x['alerts_removed_30d']}",
+                         x["expires_on"]] for x in attention],
         deploy=deploy_view,
         definition_absences=definitions[1],
         rules=[{**_rule(r, recs.get(key, []), entities.get(key, []), backtest.get(key, []), daily.get(key, []),

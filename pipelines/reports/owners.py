@@ -79,6 +79,7 @@ def _load(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict]]:
         "USING (tenant, rule_id) WHERE c.is_rule_logic_finding "
         "ORDER BY c.tenant, c.rule_id, c.alerts_removed_share DESC, c.entity_key_1",
     ) if has_findings else []
+    data["health"] = _rows(con, "SELECT * FROM exclusion_health") if has_table(con, "exclusion_health") else []
     return data
 
 
@@ -134,6 +135,7 @@ def write_owner_reports(con: duckdb.DuckDBPyConnection, settings: Settings, as_o
             owner, as_of, rules, recs, entities, backtest, daily, settings.backtest_days, findings, banner=banner,
             deploy=(deploy_files, deployable.rule_clauses(owner_recs)), quality_note=quality_note,
             definitions=definitions,
+            health=_index(data["health"], "tenant", "rule_id"),
         )
         written.append(write_atomic(out_dir / f"{stem}.html", html))
         written.append(write_atomic(

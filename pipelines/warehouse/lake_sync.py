@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 from pipelines.config import Settings
 from pipelines.lake import Manifest, committed_files, list_manifests
 from pipelines.warehouse import staging
+from pipelines.warehouse.decisions import load_decisions
 from pipelines.warehouse.load_log import LATEST_LOADS, has_table
 from pipelines.warehouse.transaction import transaction
 
@@ -87,6 +88,7 @@ def sync_lake(con: duckdb.DuckDBPyConnection, settings: Settings, progress: Prog
         rows = [(m.table, m.tenant, date.fromisoformat(m.day)) for m in changed]
         register_changed(con, rows)
         staging.refresh_latest_state(con)
+        load_decisions(con, settings)  # every build: a decision changes the tuning results on its own
     return rows
 
 

@@ -1,4 +1,5 @@
-"""Suites of the tuning model tables other than rule_noise and tuning_recommendations.
+"""Suites of the tuning model tables other than rule_noise and tuning_recommendations, and of the
+owners' decisions (tuning_decisions, a staging table the tuning models read).
 
 The tuning models are recomputed in full for every tenant on each run (CREATE OR REPLACE), so each
 suite validates the whole table, all tenants in one frame (the grain keys include tenant).
@@ -102,6 +103,23 @@ TUNING_RULE_PRIORS = [
          "fitted, not the uniform fallback"),
 ]
 
+TUNING_DECISIONS = [
+    *not_null(["recommendation_id", "sequence", "decided_at"], "the grain and the order of a recommendation's decisions"),
+    unique(["tenant", "recommendation_id", "sequence"], "one row per line of the decisions file"),
+    unique(["tenant", "sequence"], "a line number names one decision of the tenant's file"),
+    error(E.ExpectColumnValuesToBeInSet(column="decision", value_set=["accepted", "dismissed", "revoked"]),
+          "45_tuning_decided.sql acts on exactly these decisions; any other is silently ignored"),
+]
+
+EXCLUSION_HEALTH = [
+    *not_null(["recommendation_id", "rule_id", "severity", "accepted_at"], "the grain and what the reports sort on"),
+    unique(["tenant", "recommendation_id"], "one row per accepted exclusion; a duplicate doubles its findings"),
+    error(E.ExpectColumnValuesToBeInSet(column="severity", value_set=["high", "warn", "ok"]),
+          "`hunthouse status` and the owner reports select on these severities"),
+    _ordered("alerts_removed_30d", "alerts_removed_7d", "the 7 days are inside the 30"),
+    *_counts(["true_positive_incidents_since_acceptance", "rule_alerts_30d"]),
+]
+
 WHOLE = "WHERE list_contains(?::VARCHAR[], tenant)"
 TUNING_SUITES: dict[str, tuple[list[Check], Scope]] = {
     name: (suite, Scope(f"SELECT * FROM {name} {WHOLE}", "tenants", keys))  # noqa: S608 (names from this dict)
@@ -112,5 +130,7 @@ TUNING_SUITES: dict[str, tuple[list[Check], Scope]] = {
         ("tuning_backtest", TUNING_BACKTEST, ("tenant", "rule_id")),
         ("tuning_backtest_exclusions", TUNING_BACKTEST_EXCLUSIONS, ("tenant", "rule_id", "entity_key_1")),
         ("tuning_rule_priors", TUNING_RULE_PRIORS, ("tenant",)),
+        ("tuning_decisions", TUNING_DECISIONS, ("tenant", "recommendation_id", "sequence")),
+        ("exclusion_health", EXCLUSION_HEALTH, ("tenant", "recommendation_id")),
     ]
 }
