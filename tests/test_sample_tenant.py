@@ -23,6 +23,9 @@ from tests.realdata import real
 START, END = date(2026, 10, 1), date(2026, 11, 11)
 TENANT = TenantConfig(name="contoso", kind="sample", seed=7, scale=0.3, start=START, end=END)
 TABLES = tuple(RAW_TABLES)
+# the event tables, fetched by time window; analytic_rules is a daily snapshot (every row stamped with
+# its day's start), fetched per day, so window splitting does not apply to it
+WINDOWED = tuple(t for t in TABLES if t != "analytic_rules")
 
 
 def utc(day: date, hours: float = 0) -> datetime:
@@ -144,7 +147,7 @@ def test_another_seed_gives_another_world():
     assert not a.equals(b)
 
 
-@pytest.mark.parametrize("table", TABLES)
+@pytest.mark.parametrize("table", WINDOWED)
 def test_a_split_window_yields_exactly_the_rows_of_the_whole(table):
     whole = Window(utc(START + timedelta(days=20), 7.5), utc(START + timedelta(days=22), 3))
     left, right = whole.split()
@@ -154,7 +157,7 @@ def test_a_split_window_yields_exactly_the_rows_of_the_whole(table):
     assert parts.equals(fetch(SampleSource(TENANT), table, whole))
 
 
-@pytest.mark.parametrize("table", TABLES)
+@pytest.mark.parametrize("table", WINDOWED)
 def test_rows_lie_in_the_half_open_window(world, table):
     column = {"device_events": "Timestamp", "security_alert": "TimeGenerated",
               "security_incident": "LastModifiedTime"}[table]
@@ -252,6 +255,8 @@ def test_device_events_look_like_defender_firewall_rows(con):
         ("FirewallOutboundConnectionBlocked",
          "[LocalAddress, LocalPort, RemoteAddress, RemotePort, Direction, Protocol, Profile]"),
         ("FirewallInboundConnectionToAppBlocked", "[Profiles]"),
+        # the planted UDP service (SNMP 161) whose events carry no Protocol: drafts must take it from the registry
+        ("FirewallInboundConnectionBlocked", "[LocalAddress, LocalPort, RemoteAddress, RemotePort, Direction, Profile]"),
     }
     # the JSON agrees with the columns
     assert scalar(con, """
@@ -448,6 +453,8 @@ def test_the_blocked_application_covers_a_quarter_of_the_fleet_most_days(con):
     assert scalar(con, """
         SELECT max(n) FROM (SELECT count(DISTINCT DeviceId) AS n FROM device_events
         WHERE ActionType = 'FirewallInboundConnectionToAppBlocked' AND InitiatingProcessFileName <> ?
+          -- the planted folder-only listener (ToApp rows without a file name) is its own situation
+          AND coalesce(InitiatingProcessFileName, '') <> ''
         GROUP BY InitiatingProcessFileName)""", [item["process_file_name"]]) < 0.25 * fleet
 
 
