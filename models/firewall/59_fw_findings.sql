@@ -60,7 +60,7 @@
 --   state VARCHAR: `new`, `ongoing` or `resolved` (see Lifecycle above)
 --   nights_open INTEGER: nights the situation has been published open, this one included (`new` = 1; the resolving
 --     night is not counted)
---   sample_events STRUCT("timestamp" TIMESTAMPTZ, device_id VARCHAR, report_id BIGINT)[]: up to 5 of the
+--   sample_events STRUCT("timestamp" TIMESTAMP WITH TIME ZONE, device_id VARCHAR, report_id BIGINT)[]: up to 5 of the
 --     situation's events, earliest first: the (Timestamp, DeviceId, ReportId) that "link to incident" and Advanced
 --     Hunting need
 --   situation VARCHAR: the situation key the signals were correlated on, e.g. `program|outbound|<process>`,
