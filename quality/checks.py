@@ -46,10 +46,12 @@ def warn(expectation: gx.expectations.Expectation, why: str, tag: str = "") -> C
     return check(expectation, "WARN", why, tag)
 
 
-# Suite parameters resolved per partition at validation time (GX `$PARAMETER` references).
-WINDOW_START = {"$PARAMETER": "window_start"}
-WINDOW_END = {"$PARAMETER": "window_end"}
+# A suite parameter resolved at validation time (a GX `$PARAMETER` reference): the same for every
+# partition of a run, so partitions of several days still validate in one GX run.
 NOT_AFTER = {"$PARAMETER": "not_after"}
+# The bounds of the partition window each row belongs to, as per-row columns the frame builders attach
+# (quality.gate.with_window) rather than parameters, for the same reason.
+WINDOW_START_COLUMN, WINDOW_END_COLUMN = "window_start__", "window_end__"
 
 # pandas/GX type names of the Arrow types the warehouse uses (frames come from Arrow with nullable
 # integer and boolean dtypes, so a column with nulls keeps its integer type).

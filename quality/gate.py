@@ -6,6 +6,9 @@ The Dagster checks in pipelines/dagster_defs/checks.py are thin wrappers around 
 from __future__ import annotations
 
 import statistics
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import duckdb
@@ -14,13 +17,22 @@ import pyarrow as pa
 
 from pipelines import lake_remote
 from pipelines.config import Settings
-from pipelines.lake import committed_files, list_manifests, partition_dir, partition_manifest
+from pipelines.lake import Manifest, committed_files, list_manifests, partition_dir, partition_manifest
 from pipelines.objectstore import is_remote
 from pipelines.sources.base import day_window
 from pipelines.sources.contract import CLOCK_SKEW
 from pipelines.warehouse.connect import connect
 from pipelines.warehouse.load_log import LATEST_LOADS, has_table
-from quality.engine import Outcome, bucketed_chunks, quote_identifier, referenced_columns, validate_tables
+from quality.checks import WINDOW_END_COLUMN, WINDOW_START_COLUMN
+from quality.engine import (
+    CHUNK_ROWS,
+    Outcome,
+    bucketed_chunks,
+    quote_identifier,
+    referenced_columns,
+    validate_partitions,
+    validate_tables,
+)
 from quality.results import (
     RESULT_FILE,
     load_partition_results,
@@ -41,31 +53,32 @@ TRAILING_DAYS = 28
 TABLE_SUITES = {**STAGING_SUITES, **MODEL_SUITES, **FIREWALL_SUITES, **TUNING_SUITES}
 
 
-def window_params(day: date, now: datetime | None = None) -> dict:
+def window_params(now: datetime | None = None) -> dict:
+    """The suite parameters of a run: the latest instant a row may carry."""
+    return {"not_after": pd.Timestamp((now or datetime.now(UTC)) + CLOCK_SKEW)}
+
+
+def with_window(tbl: pa.Table, day: date) -> pa.Table:
+    """The frame with its partition's window (plus tolerance) as two per-row columns, which the
+    window expectations compare the row's own timestamp with."""
     window = day_window(day)
-    return {
-        "window_start": pd.Timestamp(window.start - WINDOW_TOLERANCE),
-        "window_end": pd.Timestamp(window.end + WINDOW_TOLERANCE),
-        "not_after": pd.Timestamp((now or datetime.now(UTC)) + CLOCK_SKEW),
-    }
+    bounds = ((WINDOW_START_COLUMN, window.start - WINDOW_TOLERANCE), (WINDOW_END_COLUMN, window.end + WINDOW_TOLERANCE))
+    for name, value in bounds:
+        tbl = tbl.append_column(name, pa.array([value] * tbl.num_rows, pa.timestamp("us", tz="UTC")))
+    return tbl
 
 
 def partition_label(tenant: str, day: date | str) -> str:
     return f"{tenant}|{day}"
 
 
-def _trailing_median(settings: Settings, table: str, tenant: str, day: date) -> float | None:
-    start = day - timedelta(days=TRAILING_DAYS)
-    rows = [
-        m.rows for m in list_manifests(settings.lake_root, table, tenants=[tenant])
-        if m.tenant == tenant and start <= date.fromisoformat(m.day) < day
-    ]
-    return statistics.median(rows) if rows else None
-
-
-def partition_metrics(settings: Settings, table: str, tenant: str, day: date, rows: int, quarantined: int) -> pa.Table:
+def partition_metrics(settings: Settings, manifest_rows: dict[date, int], day: date, rows: int, quarantined: int) -> pa.Table:
+    """The one-row frame of a partition's facts; `manifest_rows` holds its tenant's committed row
+    count per day of the table, for the trailing median of the TRAILING_DAYS before `day`."""
     total = rows + quarantined
-    median = _trailing_median(settings, table, tenant, day)
+    start = day - timedelta(days=TRAILING_DAYS)
+    trailing = [n for d, n in manifest_rows.items() if start <= d < day]
+    median = statistics.median(trailing) if trailing else None
     return pa.table({
         "rows": [rows],
         "quarantined": [quarantined],
@@ -79,29 +92,102 @@ def partition_metrics(settings: Settings, table: str, tenant: str, day: date, ro
 
 def check_raw_partition(settings: Settings, table: str, tenant: str, day: date, run_id: str) -> list[Outcome]:
     """Validate one committed lake partition; save the results beside its manifest."""
-    asset, label = f"raw_{table}", partition_label(tenant, day)
-    manifest = partition_manifest(settings.lake_root, table, tenant, day)
-    if manifest is None:
-        return [Outcome(asset, label, "committed partition exists", "ERROR", False, "no manifest", None,
-                        "the extract did not commit this partition")]
-    outcomes = []
-    source_columns = manifest.stats.get("source_columns")
-    if source_columns is not None:
-        required = REQUIRED_SOURCE_COLUMNS[table]
-        frame = pa.table({c: pa.array([], pa.string()) for c in dict.fromkeys(source_columns)})
-        outcomes += validate_tables(asset, label, f"{asset}_source", source_columns_suite(table, required), [frame])
-    with connect() as con:
-        if is_remote(settings.lake_root):  # a verified local copy of the committed file
-            with committed_files(manifest) as (data, _):
-                chunks = bucketed_chunks(con, "SELECT * FROM read_parquet(?)", [str(data)], RAW_KEYS[table])
-                outcomes += validate_tables(asset, label, asset, RAW_SUITES[table], chunks, window_params(day))
+    return check_raw_partitions(settings, table, [(tenant, day)], run_id)
+
+
+def check_raw_partitions(settings: Settings, table: str, keys: list[tuple[str, date]], run_id: str) -> list[Outcome]:
+    """Validate committed lake partitions of one table; save each one's results beside its manifest.
+    Outcomes are per partition, in the order of `keys`; the partitions are validated together where
+    they pass (quality.engine.validate_partitions), so a backfill costs GX runs per rows, not per day."""
+    asset = f"raw_{table}"
+    found: dict[tuple[str, date], Manifest] = {}
+    missing: dict[tuple[str, date], list[Outcome]] = {}
+    for tenant, day in dict.fromkeys(keys):
+        manifest = partition_manifest(settings.lake_root, table, tenant, day)
+        if manifest is None:
+            missing[(tenant, day)] = [Outcome(asset, partition_label(tenant, day), "committed partition exists", "ERROR",
+                                              False, "no manifest", None, "the extract did not commit this partition")]
         else:
-            chunks = bucketed_chunks(con, "SELECT * FROM read_parquet(?)", [manifest.file], RAW_KEYS[table])
-            outcomes += validate_tables(asset, label, asset, RAW_SUITES[table], chunks, window_params(day))
-    metrics = partition_metrics(settings, table, tenant, day, manifest.rows, manifest.quarantined)
-    outcomes += validate_tables(asset, label, f"{asset}_partition", PARTITION_SUITE, [metrics])
-    _save_results(settings, table, tenant, day, manifest.sha256, run_id, outcomes)
-    return outcomes
+            found[(tenant, day)] = manifest
+    labels = {key: partition_label(*key) for key in found}
+    per_part: dict[tuple[str, date], list[Outcome]] = {key: [] for key in found}
+    _source_columns(asset, table, found, labels, per_part)
+    _rows(settings, asset, table, found, labels, per_part)
+    _metrics(settings, asset, table, found, labels, per_part)
+    for key, manifest in found.items():
+        _save_results(settings, table, *key, manifest.sha256, run_id, per_part[key])
+    return [o for key in dict.fromkeys(keys) for o in missing.get(key, per_part.get(key, []))]
+
+
+def _source_columns(asset, table, found, labels, per_part) -> None:
+    """The source's own column list (recorded by extract, before conform fills missing ones), validated
+    once per distinct list: the frame is only those names."""
+    by_columns: dict[tuple[str, ...], list[tuple[str, date]]] = {}
+    for key, manifest in found.items():
+        columns = manifest.stats.get("source_columns")
+        if columns is not None:
+            by_columns.setdefault(tuple(dict.fromkeys(columns)), []).append(key)
+    suite = source_columns_suite(table, REQUIRED_SOURCE_COLUMNS[table])
+    for columns, keys in by_columns.items():
+        frame = pa.table({c: pa.array([], pa.string()) for c in columns})
+        outcomes = validate_tables(asset, "", f"{asset}_source", suite, [frame])
+        for key in keys:
+            per_part[key] += [replace(o, partition=labels[key]) for o in outcomes]
+
+
+def _rows(settings, asset, table, found, labels, per_part) -> None:
+    """The row suite: partitions up to CHUNK_ROWS together, a larger one alone in key-bucketed chunks."""
+    suite, params = RAW_SUITES[table], window_params()
+    needed = referenced_columns(suite)
+    batch: list[tuple[tuple[str, date], pa.Table]] = []
+
+    def flush() -> None:
+        outcomes = validate_partitions(asset, asset, suite, [(labels[k], t) for k, t in batch], params)
+        for (key, _), part in zip(batch, _per_part(outcomes, len(suite)), strict=True):
+            per_part[key] += part
+        batch.clear()
+
+    with connect() as con:
+        for key, manifest in found.items():
+            with _local_file(settings, manifest) as path:
+                if manifest.rows > CHUNK_ROWS:
+                    chunks = bucketed_chunks(con, "SELECT * FROM read_parquet(?)", [path], RAW_KEYS[table])
+                    per_part[key] += validate_tables(
+                        asset, labels[key], asset, suite, (with_window(c, key[1]) for c in chunks), params)
+                    continue
+                tbl = con.execute("SELECT * FROM read_parquet(?)", [path]).to_arrow_table()
+            tbl = tbl.select([c for c in needed if c in tbl.column_names])
+            if batch and sum(t.num_rows for _, t in batch) + tbl.num_rows > CHUNK_ROWS:
+                flush()
+            batch.append((key, with_window(tbl, key[1])))
+        if batch:
+            flush()
+
+
+@contextmanager
+def _local_file(settings: Settings, manifest: Manifest) -> Iterator[str]:
+    if is_remote(settings.lake_root):  # a verified local copy of the committed file
+        with committed_files(manifest) as (data, _):
+            yield str(data)
+    else:
+        yield manifest.file
+
+
+def _metrics(settings, asset, table, found, labels, per_part) -> None:
+    """The partition suite on one-row frames of each partition's facts, validated together."""
+    history: dict[str, dict[date, int]] = {}
+    for tenant in sorted({tenant for tenant, _ in found}):
+        history[tenant] = {date.fromisoformat(m.day): m.rows
+                           for m in list_manifests(settings.lake_root, table, tenants=[tenant]) if m.tenant == tenant}
+    parts = [(labels[key], partition_metrics(settings, history[key[0]], key[1], m.rows, m.quarantined))
+             for key, m in found.items()]
+    outcomes = validate_partitions(asset, f"{asset}_partition", PARTITION_SUITE, parts)
+    for key, part in zip(found, _per_part(outcomes, len(PARTITION_SUITE)), strict=True):
+        per_part[key] += part
+
+
+def _per_part(outcomes: list[Outcome], size: int) -> list[list[Outcome]]:
+    return [outcomes[i:i + size] for i in range(0, len(outcomes), size)]
 
 
 def _save_results(settings: Settings, table: str, tenant: str, day: date, sha256: str, run_id: str,
@@ -128,11 +214,19 @@ def raw_results_for_build(con: duckdb.DuckDBPyConnection, settings: Settings, ch
             f"SELECT tbl, tenant, day, sha256 FROM ({LATEST_LOADS})"  # noqa: S608 - a fixed fragment
         ).fetchall()
     )
-    outcomes: list[Outcome] = []
+    saved: dict[tuple[str, str, date], list[Outcome]] = {}
+    unchecked: dict[str, list[tuple[str, date]]] = {}
     for table, tenant, day in sorted(set(changed)):
-        saved = _load_results(settings, table, tenant, day, loaded.get((table, tenant, day), ""))
-        outcomes += saved[2] if saved else check_raw_partition(settings, table, tenant, day, run_id)
-    return outcomes
+        found = _load_results(settings, table, tenant, day, loaded.get((table, tenant, day), ""))
+        if found:
+            saved[(table, tenant, day)] = found[2]
+        else:
+            unchecked.setdefault(table, []).append((tenant, day))
+    for table, keys in unchecked.items():
+        for outcome in check_raw_partitions(settings, table, keys, run_id):
+            tenant, day = outcome.partition.split("|")
+            saved.setdefault((table, tenant, date.fromisoformat(day)), []).append(outcome)
+    return [o for key in sorted(saved) for o in saved[key]]
 
 
 def changed_label(changed) -> str:
@@ -162,34 +256,58 @@ def check_table(con: duckdb.DuckDBPyConnection, asset: str, changed, as_of: date
     if not has_table(con, asset):
         return [Outcome(asset, "", "table exists", "ERROR", False, "missing from the build file", None,
                         "the asset was materialised, so its table must exist")]
+    sql = _projected(con, asset, scope.sql, [*referenced_columns(suite), *scope.keys])
     if scope.by == "tenant_day":
         targets = sorted({(n, d) for t, n, d in changed if t == "device_events"})
-        bind = [([n, d], partition_label(n, d), window_params(d)) for n, d in targets]
-    elif scope.by == "as_of":
-        bind = [([n, as_of], partition_label(n, as_of), window_params(as_of)) for n in tenants]
+        return _check_days(con, asset, suite, sql, scope.keys, targets)
+    if scope.by == "as_of":
+        bind = [([n, as_of], partition_label(n, as_of)) for n in tenants]
     elif scope.by == "changed":
         # One frame over every partition this run changed (GX runs cost per call, not per row).
         keys = sorted({f"{t}|{n}|{d}" for t, n, d in changed})
-        bind = [([keys], changed_label(changed), window_params(as_of))]
+        bind = [([keys], changed_label(changed))]
     elif scope.by == "tenants":
-        bind = [([list(tenants)], ",".join(tenants), window_params(as_of))]
+        bind = [([list(tenants)], ",".join(tenants))]
     elif scope.by == "all":
-        bind = [([], "all", window_params(as_of))]
+        bind = [([], "all")]
     else:
         changed_tenants = sorted({n for _, n, _ in changed}) if asset not in MODEL_SUITES else tenants
-        bind = [([n], n, window_params(as_of)) for n in changed_tenants]
+        bind = [([n], n) for n in changed_tenants]
     outcomes: list[Outcome] = []
-    sql = _projected(con, asset, scope.sql, [*referenced_columns(suite), *scope.keys])
-    for params, label, gx_params in bind:
+    for params, label in bind:
         chunks = bucketed_chunks(con, sql, params, scope.keys)
-        outcomes += validate_tables(asset, label, asset, suite, chunks, gx_params)
+        outcomes += validate_tables(asset, label, asset, suite, chunks, window_params())
     if asset == "incidents":
         outcomes += coverage(con, sorted({n for t, n, _ in changed if t in ("security_alert", "security_incident")}))
     return outcomes
 
 
+def _check_days(con, asset: str, suite, sql: str, keys, targets: list[tuple[str, date]]) -> list[Outcome]:
+    """A day-scoped table's changed (tenant, day) slices, each with its window columns: slices up to
+    CHUNK_ROWS validated together, a larger one alone in key-bucketed chunks."""
+    params = window_params()
+    outcomes: list[Outcome] = []
+    batch: list[tuple[str, pa.Table]] = []
+    for tenant, day in targets:
+        label = partition_label(tenant, day)
+        rows = con.execute(f"SELECT count(*) FROM ({sql})", [tenant, day]).fetchone()[0]  # noqa: S608 (sql from code)
+        if rows > CHUNK_ROWS:
+            chunks = bucketed_chunks(con, sql, [tenant, day], keys)
+            outcomes += validate_tables(asset, label, asset, suite, (with_window(c, day) for c in chunks), params)
+            continue
+        if batch and sum(t.num_rows for _, t in batch) + rows > CHUNK_ROWS:
+            outcomes += validate_partitions(asset, asset, suite, batch, params)
+            batch = []
+        batch.append((label, with_window(con.execute(sql, [tenant, day]).to_arrow_table(), day)))
+    if batch:
+        outcomes += validate_partitions(asset, asset, suite, batch, params)
+    return outcomes
+
+
 def coverage(con: duckdb.DuckDBPyConnection, tenants: list[str]) -> list[Outcome]:
-    """Share of labelled incidents whose alerts are all present in alerts, per tenant."""
+    """Share of labelled incidents whose alerts are all present in alerts, per tenant. Only incidents
+    whose first activity lies inside the exported alert history count: on a tenant's first nights, an
+    incident closed today about alerts from before its first exported day is not a broken export."""
     outcomes = []
     for tenant in tenants:
         labelled, covered = con.execute(
@@ -197,6 +315,8 @@ def coverage(con: duckdb.DuckDBPyConnection, tenants: list[str]) -> list[Outcome
             WITH labelled AS (
                 SELECT incident_number, alert_ids FROM incidents
                 WHERE tenant = ? AND classification IS NOT NULL AND len(alert_ids) > 0
+                  AND coalesce(first_activity_time, created_time) >= (
+                      SELECT min(day) FROM load_log WHERE tbl = 'security_alert' AND tenant = ?)
             )
             SELECT count(*),
                    count(*) FILTER (WHERE NOT EXISTS (
@@ -204,7 +324,7 @@ def coverage(con: duckdb.DuckDBPyConnection, tenants: list[str]) -> list[Outcome
                        WHERE x.id NOT IN (SELECT system_alert_id FROM alerts WHERE tenant = ?)))
             FROM labelled AS l
             """,
-            [tenant, tenant],
+            [tenant, tenant, tenant],
         ).fetchall()[0]
         if not labelled:
             continue

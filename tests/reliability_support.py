@@ -56,15 +56,18 @@ READER_QUERIES = {
 }
 
 
-def read_loop(config_path: Path, seconds: float, out: Path) -> None:
-    """Reconnect (every tenant's shard, through the analysts' entry point) and query in a loop; record
-    each session's version and any broken invariant or error."""
+def read_loop(config_path: Path, stop: Path, out: Path, limit_s: float = 600) -> None:
+    """Reconnect (every tenant's shard, through the analysts' entry point) and query in a loop until
+    the `stop` file exists, then one session more (which sees the writer's last publish); record each
+    session's version and any broken invariant or error."""
     from pipelines.warehouse.hub import connect_warehouse
 
     settings = config.load(config_path)
     sessions, errors = [], []
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + limit_s
+    last_round = False
+    while not last_round:
+        last_round = stop.exists() or time.monotonic() > deadline
         try:
             with connect_warehouse(settings) as con:
                 first = con.execute(READER_QUERIES["version"]).fetchone()
@@ -106,4 +109,4 @@ if __name__ == "__main__":
     if sys.argv[1] == "hold":
         hold_open(Path(sys.argv[2]), float(sys.argv[3]), Path(sys.argv[4]))
     else:
-        read_loop(Path(sys.argv[1]), float(sys.argv[2]), Path(sys.argv[3]))
+        read_loop(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]))

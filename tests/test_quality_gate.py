@@ -14,7 +14,7 @@ from pipelines.definitions import build_defs
 from pipelines.extract import extract_partition
 from pipelines.warehouse import build
 from quality.engine import bucketed_chunks, validate_tables
-from quality.gate import check_table
+from quality.gate import check_table, with_window
 from quality.suites.staging import DEVICE_EVENTS
 from quality.summary import footer_summary
 from tests.conftest import write_config
@@ -95,9 +95,8 @@ def test_duplicate_keys_in_staging_fail_uniqueness_even_across_chunks(tmp_path):
         chunks = list(bucketed_chunks(con, "SELECT * FROM device_events WHERE tenant = ? AND day = ?", ["contoso", DAY],
                                       ["device_id", "timestamp", "report_id", "action_type"], chunk_rows=10))
         assert len(chunks) >= 4 and sum(c.num_rows for c in chunks) == 42
-        outcomes = validate_tables("device_events", "contoso", "device_events", DEVICE_EVENTS, chunks,
-                                   {"window_start": T0 - timedelta(hours=9), "window_end": T0 + timedelta(days=1),
-                                    "not_after": T0 + timedelta(days=3650)})
+        outcomes = validate_tables("device_events", "contoso", "device_events", DEVICE_EVENTS,
+                                   [with_window(c, DAY) for c in chunks], {"not_after": T0 + timedelta(days=3650)})
         failed = {o.expectation: o.unexpected_count for o in outcomes if not o.success}
         assert failed == {"expect_compound_columns_to_be_unique(tenant,device_id,timestamp,report_id,action_type)": 4}
         assert not [o for o in check_table(con, "device_events", changed, DAY, ["contoso"])

@@ -29,6 +29,7 @@ from pipelines.sources.rule_definitions import defender_rules_table, sentinel_ru
 from pipelines.sources.schemas import conform
 from pipelines.warehouse.staging import stage_raw as pipeline_stage_raw
 from quality import gate
+from quality.checks import WINDOW_END_COLUMN, WINDOW_START_COLUMN
 from quality.engine import validate_tables
 from quality.suites.raw import RAW_SUITES
 from tests.conftest import write_config
@@ -61,6 +62,10 @@ class Case:
 
 def _between(column: str, what: str = "") -> str:
     return f"expect_column_values_to_be_between({column}){' ' + what if what else ''}"
+
+
+def _after(column_a: str, column_b: str, what: str) -> str:
+    return f"expect_column_pair_values_a_to_be_greater_than_b({column_a},{column_b}) {what}"
 
 
 def contract_cases() -> Iterator[Case]:
@@ -100,9 +105,10 @@ def contract_cases() -> Iterator[Case]:
                 yield Case(table, f"{name} 7 digits no zone", {name: text}, lands_as={name: parsed})
                 if name == window:
                     yield Case(table, f"{name} in the future", {name: FUTURE}, f"{name} outside the partition window",
-                               _between(name, "inside the partition window"))
+                               _after(WINDOW_END_COLUMN, name, "inside the partition window, to its end"))
                     yield Case(table, f"{name} before the window", {name: T0 - timedelta(hours=9)},
-                               f"{name} outside the partition window", _between(name, "inside the partition window"))
+                               f"{name} outside the partition window",
+                               _after(name, WINDOW_START_COLUMN, "inside the partition window, from its start"))
                 else:
                     yield Case(table, f"{name} in the future", {name: FUTURE}, f"{name} in the future",
                                _between(name, "not in the future"))
@@ -286,7 +292,7 @@ def _bypassing(case: Case, i: int) -> pa.Table:
 def test_a_quarantined_row_fails_the_same_rule_in_the_raw_suite(case):
     suite = RAW_SUITES[case.table]
     outcomes = validate_tables(f"raw_{case.table}", "bypass", f"raw_{case.table}", suite,
-                               [_bypassing(case, CASES.index(case))], gate.window_params(DAY))
+                               [gate.with_window(_bypassing(case, CASES.index(case)), DAY)], gate.window_params())
     assert case.fails in _failed(outcomes, "ERROR")
 
 

@@ -71,11 +71,8 @@ def _raw_check(table: str, parts: dg.PartitionsDefinition) -> dg.AssetChecksDefi
     def _check(context, hunthouse: HunthouseSettings) -> dg.AssetCheckResult:
         settings = hunthouse.load()
         run_id = context.op_execution_context.run_id
-        outcomes: list[Outcome] = []
-        for key in context.op_execution_context.partition_keys:
-            tenant, day = split_key(_as_multi(key))
-            outcomes += gate.check_raw_partition(settings, table, tenant, day, run_id)
-        return _result(outcomes)
+        keys = [split_key(_as_multi(key)) for key in context.op_execution_context.partition_keys]
+        return _result(gate.check_raw_partitions(settings, table, keys, run_id))
 
     return _check
 

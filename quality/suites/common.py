@@ -5,7 +5,7 @@ from __future__ import annotations
 import great_expectations as gx
 import pyarrow as pa
 
-from quality.checks import NOT_AFTER, TYPE_NAMES, WINDOW_END, WINDOW_START, Check, error, warn
+from quality.checks import NOT_AFTER, TYPE_NAMES, WINDOW_END_COLUMN, WINDOW_START_COLUMN, Check, error, warn
 
 E = gx.expectations
 CLASSIFICATIONS = ["true_positive", "benign_positive", "false_positive", "undetermined"]
@@ -47,13 +47,19 @@ def ports(columns: list[str], low: int = 0, high: int = 65535, reason: str = "a 
     ]
 
 
-def in_window(column: str) -> Check:
-    return error(
-        E.ExpectColumnValuesToBeBetween(column=column, min_value=WINDOW_START, max_value=WINDOW_END),
-        "the column places the row in its partition; a row outside the window (plus tolerance) would be "
-        "counted on the wrong day by every daily model",
-        "inside the partition window",
-    )
+def in_window(column: str) -> list[Check]:
+    """The row's column lies in its partition's window (with tolerance), from the window columns the
+    frame carries; a NULL is the not-null checks' business."""
+    why = ("the column places the row in its partition; a row outside the window (plus tolerance) would be "
+           "counted on the wrong day by every daily model")
+    return [
+        error(E.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A=column, column_B=WINDOW_START_COLUMN, or_equal=True, ignore_row_if="either_value_is_missing"),
+            why, "inside the partition window, from its start"),
+        error(E.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A=WINDOW_END_COLUMN, column_B=column, or_equal=True, ignore_row_if="either_value_is_missing"),
+            why, "inside the partition window, to its end"),
+    ]
 
 
 def not_future(column: str) -> Check:

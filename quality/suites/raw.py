@@ -53,7 +53,7 @@ def contract_suite(contract: TableContract) -> list[Check]:
         *typed_columns(RAW_TABLES[contract.table], contract.typed),
         *not_null(contract.keys, NULL_KEY),
         *not_blank(string_keys, NULL_KEY),
-        in_window(contract.window_column),
+        *in_window(contract.window_column),
         *[not_future(name) for name in contract.timestamps],
     ]
     for column in contract.ranged:

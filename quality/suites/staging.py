@@ -46,7 +46,7 @@ DEVICE_EVENTS = [
     *types({"timestamp": "Timestamp", "device_id": "str", "action_type": "str", "remote_port": "int32",
             "local_port": "int32", "report_id": "int64"}),
     *not_null(["timestamp", "device_id", "action_type"], NULL_KEY),
-    in_window("timestamp"),
+    *in_window("timestamp"),
     not_future("timestamp"),
     *ports(["remote_port", "local_port"]),
     unique(["tenant", "device_id", "timestamp", "report_id", "action_type"], DEDUP),
