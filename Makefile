@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast dev lint bench bench-quick clean install scale-test
+.PHONY: demo test test-reliability test-fast dev lint bench bench-quick clean install scale-test
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,8 +18,14 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/hunthouse demo
 
+# everything but the fault suite below: under 5 minutes on two quiet cores
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not slow"
+
+# the fault suite (tests/conftest.py SLOW_MODULES): SIGKILLs, concurrent analysts, random service
+# faults, crashes between publish steps, each replaying several nights; CI runs it after `make test`
+test-reliability: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -m slow
 
 # the tier to run on every change (tests marked fast, see tests/conftest.py): under 60 s
 test-fast: $(STAMP)

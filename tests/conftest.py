@@ -68,11 +68,22 @@ FAST_MODULES = {
     "test_tuning_beta", "test_tuning_kql", "test_tuning_recommendations",
 }
 SLOW_FIXTURES = {"sample_warehouse"}
+# `make test-reliability` (pytest -m slow): the fault suite that replays many nights in subprocesses
+# (SIGKILLs mid-night, analysts reading during publishes, random service faults, crashes between the
+# publish steps; tests elsewhere marked `slow`: reruns and faulty nights replayed through the CLI or
+# Dagster). CI runs it after `make test`; `make test` leaves it out to stay under 5 minutes.
+SLOW_MODULES = {
+    "test_reliability_crash", "test_reliability_concurrent_readers", "test_reliability_services",
+    "test_warehouse_standby",
+}
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if item.module.__name__.rsplit(".", 1)[-1] in FAST_MODULES:
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        if module in FAST_MODULES:
             item.add_marker(pytest.mark.fast)
+        if module in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
         if item.get_closest_marker("fast") and SLOW_FIXTURES & set(item.fixturenames):
             raise pytest.UsageError(f"{item.nodeid} is in the fast tier but uses {SLOW_FIXTURES & set(item.fixturenames)}")

@@ -84,6 +84,7 @@ def test_planted_truth_entities_reach_alert_entities(sample_warehouse):
                 assert n >= 5, item
 
 
+@pytest.mark.slow  # a second pipeline run on the sample home: the fault suite (`make test-reliability`)
 def test_rerunning_the_same_partitions_leaves_the_warehouse_identical(sample_warehouse, tmp_path):
     settings = sample_warehouse
     with connect_warehouse(settings) as con:
@@ -140,6 +141,7 @@ def test_failed_build_leaves_published_file_byte_identical(sample_warehouse, mon
     shutil.rmtree(settings.home / "build", ignore_errors=True)
 
 
+@pytest.mark.slow  # a second pipeline run on the sample home: the fault suite (`make test-reliability`)
 def test_overlapping_backfill_does_not_duplicate_rows(sample_warehouse):
     from pipelines.orchestrate import run_pipeline
     from pipelines.plan import days_between, partitions

@@ -23,7 +23,7 @@ from tests.test_connector_end_to_end import write_config
 SHARDS = ("contoso-sentinel.duckdb", "contoso-defender.duckdb")
 
 pytest_plugins = ["tests.fakes.fixtures"]  # the `fake_service` fixture
-pytestmark = pytest.mark.xdist_group("reliability")
+pytestmark = pytest.mark.xdist_group("reliability_services")  # its module fixture is built once
 FAULT_RATE = 0.3
 # What the extract did differs by design when it had to retry or split; the rows may not. A split
 # window is written as more row groups, so the Parquet file's sha256 differs for the same rows.

@@ -57,6 +57,7 @@ def story(fake, tmp_path, monkeypatch):
     fake.data.device_events.pop()
 
 
+@pytest.mark.slow  # three CLI nights with faults: the fault suite (`make test-reliability`)
 def test_one_tenants_failures_never_block_the_other_and_the_next_night_catches_it_up(story, capsys):
     """Also: `hunthouse sql --tenant alpha` on the result cannot read bravo's rows."""
     fake, config_path = story
@@ -163,7 +164,7 @@ def test_shards_built_in_parallel_equal_shards_built_one_after_the_other(tmp_pat
     from tests.reliability_support import NIGHT, tiny_config
 
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    days = days_between(NIGHT - timedelta(days=7), NIGHT)  # shorter worlds fail the incidents coverage check
+    days = days_between(NIGHT - timedelta(days=1), NIGHT)
     homes = {}
     for name in ("serial", "parallel"):
         (tmp_path / name).mkdir()

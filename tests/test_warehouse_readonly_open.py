@@ -21,8 +21,6 @@ import pytest
 from pipelines.warehouse import readonly
 from pipelines.warehouse.readonly import WarehouseBusy, connect_readonly
 
-pytestmark = pytest.mark.xdist_group("reliability")
-
 # Publishes in bursts, each a new file (a fresh inode, as a real publish's build file is) renamed
 # over the path, alternating two generations whose block layouts differ; quiet gaps in between.
 PUBLISHER = """

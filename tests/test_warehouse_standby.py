@@ -31,7 +31,7 @@ from pipelines.warehouse.readonly import connect_readonly
 from pipelines.warehouse_run import WarehouseRun
 from tests.reliability_support import NIGHT, tiny_config
 
-pytestmark = pytest.mark.xdist_group("reliability")
+pytestmark = pytest.mark.xdist_group("standby")  # its module fixture is built once
 REPO = Path(__file__).resolve().parents[1]
 TENANTS = (("contoso", 7), ("fabrikam", 11))
 N1, N2, N3 = NIGHT - timedelta(days=2), NIGHT - timedelta(days=1), NIGHT
@@ -117,9 +117,7 @@ def world(tmp_path_factory):
     """A home after two publishes (so a standby exists) with night N2's partitions landed, saved,
     and the copy-built reference fingerprints of N1 (published), N2 and N3."""
     root = tmp_path_factory.mktemp("standby")
-    # a week before N1: the quality gate's incidents coverage check fails a shorter history (incidents
-    # whose alerts were never loaded), and every night_build passes the gate
-    first = N1 - timedelta(days=7)
+    first = N1 - timedelta(days=2)
     settings = tiny_config(root, tenants=TENANTS, scale=0.02, start=first).for_tenant("contoso")  # one shard
     land(settings, N1 - timedelta(days=1), first=first)
     assert night_build(settings, N1 - timedelta(days=1), "base").source == "copy"  # nothing published yet
@@ -409,8 +407,7 @@ def test_dagster_nights_build_from_the_standby_pass_their_checks_and_equal_a_cop
     from pipelines.plan import days_between, nightly_days, partitions
 
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "unused"))  # restored after the test
-    # a week of history, as bench/torture.py's CLI target: shorter worlds fail the incidents coverage check
-    first = date(2026, 11, 1)
+    first = N1 - timedelta(days=2)
     settings = tiny_config(tmp_path, tenants=(("contoso", 7),), scale=0.05, start=first)
     tags = {"hunthouse/trigger": "test"}
 
