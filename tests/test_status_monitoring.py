@@ -4,6 +4,7 @@ Nagios-style exit code (0 ok, 1 stale, 2 error) with one summary line, on tiny p
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, date, datetime, timedelta
 
 import duckdb
@@ -86,9 +87,9 @@ def test_a_failed_night_is_stale_and_names_step_and_reason(tmp_path, capsys):
         ("stg_alerts", "ERROR", "3 null")]
 
 
-def test_a_tenant_without_a_shard_is_an_error(tmp_path, capsys):
+def test_a_tenant_without_a_shard_is_an_error(home, tmp_path, capsys):
     settings = tiny_config(tmp_path, tenants=(("contoso", 7), ("fabrikam", 8)))
-    quick_load(settings, DAYS[:1], DAYS[0], "night-1")
+    shutil.copytree(home.home, settings.home)  # the module's published home, in a place of its own
     settings.shard_path("fabrikam").unlink()
     code, out = status(capsys, settings, "--check")
     assert code == 2 and out.startswith("HUNTHOUSE ERROR - fabrikam ERROR: no published warehouse at")

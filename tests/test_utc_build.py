@@ -66,23 +66,30 @@ print(json.dumps({"duckdb_default": duckdb.connect().execute(late).fetchall()[0]
 """
 
 
-def _build(home: Path, zone: str) -> dict:
+def _start(home: Path, zone: str) -> subprocess.Popen:
     cfg = home / "hunthouse.toml"
     home.mkdir(parents=True)
     cfg.write_text(sample_config(home / "home", tenants=(("contoso", 7),), scale=0.05, world_start=WORLD_START,
                                  world_end=WORLD_END, start_date=FIRST_DAY) + SMALL)
     env = {**os.environ, "TZ": zone, "PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-c", CHILD, str(cfg), WORLD_END.isoformat()], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=600, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return {"config": cfg, "warehouse": home / "home" / "warehouse" / "contoso.duckdb",
-            "zones": json.loads(done.stdout.strip().splitlines()[-1])}
+    return subprocess.Popen([sys.executable, "-c", CHILD, str(cfg), WORLD_END.isoformat()], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory) -> dict[str, dict]:
+    """The three builds side by side (each its own process, zone and home)."""
     root = tmp_path_factory.mktemp("utc")
-    return {zone: _build(root / zone.replace("/", "_"), zone) for zone in ZONES}
+    homes = {zone: root / zone.replace("/", "_") for zone in ZONES}
+    running = {zone: _start(home, zone) for zone, home in homes.items()}
+    built = {}
+    for zone, proc in running.items():
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err[-3000:]
+        built[zone] = {"config": homes[zone] / "hunthouse.toml",
+                       "warehouse": homes[zone] / "home" / "warehouse" / "contoso.duckdb",
+                       "zones": json.loads(out.strip().splitlines()[-1])}
+    return built
 
 
 def _utc(path: Path | None = None) -> duckdb.DuckDBPyConnection:
