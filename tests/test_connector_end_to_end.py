@@ -4,6 +4,7 @@ running it again changes nothing."""
 from __future__ import annotations
 
 import pyarrow.parquet as pq
+import pytest
 
 from pipelines import cli, config
 from pipelines.lake import partition_dir, read_manifest
@@ -74,6 +75,7 @@ def snapshot(config_path, lake: str) -> dict:
     return state
 
 
+@pytest.mark.slow  # two Dagster nights against the fakes, the second a rerun: the fault suite (`make test-reliability`)
 def test_run_lands_exact_connector_data_and_a_second_run_changes_nothing(fake, tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("HUNTHOUSE_HOME", raising=False)
     monkeypatch.delenv("HUNTHOUSE_CONFIG", raising=False)

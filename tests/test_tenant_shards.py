@@ -155,6 +155,7 @@ def _tables(path) -> dict[str, list]:
     return out
 
 
+@pytest.mark.slow  # every shard built twice, once in Dagster worker processes: the fault suite
 def test_shards_built_in_parallel_equal_shards_built_one_after_the_other(tmp_path, monkeypatch):
     from pipelines.extract import extract_partition
     from pipelines.orchestrate import prepare_instance, run_warehouses
