@@ -199,8 +199,9 @@ def validate_partitions(
     checks: Sequence[Check],
     parts: Sequence[tuple[str, pa.Table]],
     params: dict | None = None,
-) -> list[Outcome]:
-    """The outcomes of each (label, table) part, in order, as if each were validated alone.
+) -> list[list[Outcome]]:
+    """The outcomes of each (label, table) part, one list per part in order, as if each were
+    validated alone.
 
     GX costs per run, not per row: parts of one schema (at most CHUNK_ROWS rows in all, as the caller
     assembles them) are validated together, and a group that fails anywhere is split in halves until
@@ -209,14 +210,14 @@ def validate_partitions(
     part alone.
     """
     if not all(c.expectation.expectation_type in ROW_WISE for c in checks):
-        return [o for label, tbl in parts for o in validate_tables(asset, label, suite_name, checks, [tbl], params)]
+        return [validate_tables(asset, label, suite_name, checks, [tbl], params) for label, tbl in parts]
     by_schema: dict[pa.Schema, list[int]] = {}
     for i, (_, tbl) in enumerate(parts):
         by_schema.setdefault(tbl.schema, []).append(i)
     found: dict[int, list[Outcome]] = {}
     for indices in by_schema.values():
         found.update(_together(asset, suite_name, checks, parts, indices, params))
-    return [o for i in range(len(parts)) for o in found[i]]
+    return [found[i] for i in range(len(parts))]
 
 
 def _together(asset, suite_name, checks, parts, indices: list[int], params) -> dict[int, list[Outcome]]:

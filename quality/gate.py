@@ -6,9 +6,9 @@ The Dagster checks in pipelines/dagster_defs/checks.py are thin wrappers around 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 import duckdb
@@ -99,6 +99,12 @@ def check_raw_partitions(settings: Settings, table: str, keys: list[tuple[str, d
     """Validate committed lake partitions of one table; save each one's results beside its manifest.
     Outcomes are per partition, in the order of `keys`; the partitions are validated together where
     they pass (quality.engine.validate_partitions), so a backfill costs GX runs per rows, not per day."""
+    by_key = _check_raw(settings, table, keys, run_id)
+    return [o for key in dict.fromkeys(keys) for o in by_key[key]]
+
+
+def _check_raw(settings: Settings, table: str, keys: list[tuple[str, date]], run_id: str
+               ) -> dict[tuple[str, date], list[Outcome]]:
     asset = f"raw_{table}"
     found: dict[tuple[str, date], Manifest] = {}
     missing: dict[tuple[str, date], list[Outcome]] = {}
@@ -109,17 +115,21 @@ def check_raw_partitions(settings: Settings, table: str, keys: list[tuple[str, d
                                               False, "no manifest", None, "the extract did not commit this partition")]
         else:
             found[(tenant, day)] = manifest
-    labels = {key: partition_label(*key) for key in found}
     per_part: dict[tuple[str, date], list[Outcome]] = {key: [] for key in found}
-    _source_columns(asset, table, found, labels, per_part)
-    _rows(settings, asset, table, found, labels, per_part)
-    _metrics(settings, asset, table, found, labels, per_part)
+    _source_columns(asset, table, found, per_part)
+    needed = referenced_columns(RAW_SUITES[table])
+    with connect() as con:
+        slices = [DaySlice(*key, manifest.rows, _raw_reader(con, settings, manifest, needed),
+                           _raw_chunks(con, settings, manifest, RAW_KEYS[table])) for key, manifest in found.items()]
+        for key, outcomes in validate_day_slices(asset, RAW_SUITES[table], slices).items():
+            per_part[key] += outcomes
+    _metrics(settings, asset, table, found, per_part)
     for key, manifest in found.items():
         _save_results(settings, table, *key, manifest.sha256, run_id, per_part[key])
-    return [o for key in dict.fromkeys(keys) for o in missing.get(key, per_part.get(key, []))]
+    return {**missing, **per_part}
 
 
-def _source_columns(asset, table, found, labels, per_part) -> None:
+def _source_columns(asset, table, found, per_part) -> None:
     """The source's own column list (recorded by extract, before conform fills missing ones), validated
     once per distinct list: the frame is only those names."""
     by_columns: dict[tuple[str, ...], list[tuple[str, date]]] = {}
@@ -132,36 +142,61 @@ def _source_columns(asset, table, found, labels, per_part) -> None:
         frame = pa.table({c: pa.array([], pa.string()) for c in columns})
         outcomes = validate_tables(asset, "", f"{asset}_source", suite, [frame])
         for key in keys:
-            per_part[key] += [replace(o, partition=labels[key]) for o in outcomes]
+            per_part[key] += [replace(o, partition=partition_label(*key)) for o in outcomes]
 
 
-def _rows(settings, asset, table, found, labels, per_part) -> None:
-    """The row suite: partitions up to CHUNK_ROWS together, a larger one alone in key-bucketed chunks."""
-    suite, params = RAW_SUITES[table], window_params()
-    needed = referenced_columns(suite)
-    batch: list[tuple[tuple[str, date], pa.Table]] = []
+@dataclass(frozen=True)
+class DaySlice:
+    """One (tenant, day) slice of a table for a suite with window checks: `read` gives it whole,
+    `chunks` in key-bucketed chunks (for a slice larger than CHUNK_ROWS)."""
+    tenant: str
+    day: date
+    rows: int
+    read: Callable[[], pa.Table]
+    chunks: Callable[[], Iterator[pa.Table]]
+
+
+def validate_day_slices(asset: str, suite, slices: list[DaySlice]) -> dict[tuple[str, date], list[Outcome]]:
+    """Each slice's outcomes, each slice with its own window columns: slices up to CHUNK_ROWS in all
+    validated together (quality.engine.validate_partitions), a larger one alone in chunks."""
+    params = window_params()
+    found: dict[tuple[str, date], list[Outcome]] = {}
+    batch: list[tuple[DaySlice, pa.Table]] = []
 
     def flush() -> None:
-        outcomes = validate_partitions(asset, asset, suite, [(labels[k], t) for k, t in batch], params)
-        for (key, _), part in zip(batch, _per_part(outcomes, len(suite)), strict=True):
-            per_part[key] += part
+        parts = [(partition_label(s.tenant, s.day), tbl) for s, tbl in batch]
+        for (s, _), outcomes in zip(batch, validate_partitions(asset, asset, suite, parts, params), strict=True):
+            found[(s.tenant, s.day)] = outcomes
         batch.clear()
 
-    with connect() as con:
-        for key, manifest in found.items():
-            with _local_file(settings, manifest) as path:
-                if manifest.rows > CHUNK_ROWS:
-                    chunks = bucketed_chunks(con, "SELECT * FROM read_parquet(?)", [path], RAW_KEYS[table])
-                    per_part[key] += validate_tables(
-                        asset, labels[key], asset, suite, (with_window(c, key[1]) for c in chunks), params)
-                    continue
-                tbl = con.execute("SELECT * FROM read_parquet(?)", [path]).to_arrow_table()
-            tbl = tbl.select([c for c in needed if c in tbl.column_names])
-            if batch and sum(t.num_rows for _, t in batch) + tbl.num_rows > CHUNK_ROWS:
-                flush()
-            batch.append((key, with_window(tbl, key[1])))
-        if batch:
+    for s in slices:
+        if s.rows > CHUNK_ROWS:
+            chunks = (with_window(c, s.day) for c in s.chunks())
+            found[(s.tenant, s.day)] = validate_tables(asset, partition_label(s.tenant, s.day), asset, suite, chunks, params)
+            continue
+        if batch and sum(tbl.num_rows for _, tbl in batch) + s.rows > CHUNK_ROWS:
             flush()
+        batch.append((s, with_window(s.read(), s.day)))
+    if batch:
+        flush()
+    return found
+
+
+def _raw_reader(con, settings: Settings, manifest: Manifest, columns: list[str]) -> Callable[[], pa.Table]:
+    """The committed file whole, with the suite's columns (a remote one read from a verified local copy)."""
+    def read() -> pa.Table:
+        with _local_file(settings, manifest) as path:
+            tbl = con.execute("SELECT * FROM read_parquet(?)", [path]).to_arrow_table()
+        return tbl.select([c for c in columns if c in tbl.column_names])
+    return read
+
+
+def _raw_chunks(con, settings: Settings, manifest: Manifest, keys: list[str]) -> Callable[[], Iterator[pa.Table]]:
+    """The committed file in key-bucketed chunks; the local copy lives while they are read."""
+    def chunks() -> Iterator[pa.Table]:
+        with _local_file(settings, manifest) as path:
+            yield from bucketed_chunks(con, "SELECT * FROM read_parquet(?)", [path], keys)
+    return chunks
 
 
 @contextmanager
@@ -173,21 +208,16 @@ def _local_file(settings: Settings, manifest: Manifest) -> Iterator[str]:
         yield manifest.file
 
 
-def _metrics(settings, asset, table, found, labels, per_part) -> None:
+def _metrics(settings, asset, table, found, per_part) -> None:
     """The partition suite on one-row frames of each partition's facts, validated together."""
     history: dict[str, dict[date, int]] = {}
     for tenant in sorted({tenant for tenant, _ in found}):
         history[tenant] = {date.fromisoformat(m.day): m.rows
                            for m in list_manifests(settings.lake_root, table, tenants=[tenant]) if m.tenant == tenant}
-    parts = [(labels[key], partition_metrics(settings, history[key[0]], key[1], m.rows, m.quarantined))
+    parts = [(partition_label(*key), partition_metrics(settings, history[key[0]], key[1], m.rows, m.quarantined))
              for key, m in found.items()]
-    outcomes = validate_partitions(asset, f"{asset}_partition", PARTITION_SUITE, parts)
-    for key, part in zip(found, _per_part(outcomes, len(PARTITION_SUITE)), strict=True):
-        per_part[key] += part
-
-
-def _per_part(outcomes: list[Outcome], size: int) -> list[list[Outcome]]:
-    return [outcomes[i:i + size] for i in range(0, len(outcomes), size)]
+    for key, outcomes in zip(found, validate_partitions(asset, f"{asset}_partition", PARTITION_SUITE, parts), strict=True):
+        per_part[key] += outcomes
 
 
 def _save_results(settings: Settings, table: str, tenant: str, day: date, sha256: str, run_id: str,
@@ -223,9 +253,8 @@ def raw_results_for_build(con: duckdb.DuckDBPyConnection, settings: Settings, ch
         else:
             unchecked.setdefault(table, []).append((tenant, day))
     for table, keys in unchecked.items():
-        for outcome in check_raw_partitions(settings, table, keys, run_id):
-            tenant, day = outcome.partition.split("|")
-            saved.setdefault((table, tenant, date.fromisoformat(day)), []).append(outcome)
+        for (tenant, day), outcomes in _check_raw(settings, table, keys, run_id).items():
+            saved[(table, tenant, day)] = outcomes
     return [o for key in sorted(saved) for o in saved[key]]
 
 
@@ -283,25 +312,14 @@ def check_table(con: duckdb.DuckDBPyConnection, asset: str, changed, as_of: date
 
 
 def _check_days(con, asset: str, suite, sql: str, keys, targets: list[tuple[str, date]]) -> list[Outcome]:
-    """A day-scoped table's changed (tenant, day) slices, each with its window columns: slices up to
-    CHUNK_ROWS validated together, a larger one alone in key-bucketed chunks."""
-    params = window_params()
-    outcomes: list[Outcome] = []
-    batch: list[tuple[str, pa.Table]] = []
-    for tenant, day in targets:
-        label = partition_label(tenant, day)
+    """A day-scoped table's changed (tenant, day) slices (validate_day_slices)."""
+    def slice_of(tenant: str, day: date) -> DaySlice:
         rows = con.execute(f"SELECT count(*) FROM ({sql})", [tenant, day]).fetchone()[0]  # noqa: S608 (sql from code)
-        if rows > CHUNK_ROWS:
-            chunks = bucketed_chunks(con, sql, [tenant, day], keys)
-            outcomes += validate_tables(asset, label, asset, suite, (with_window(c, day) for c in chunks), params)
-            continue
-        if batch and sum(t.num_rows for _, t in batch) + rows > CHUNK_ROWS:
-            outcomes += validate_partitions(asset, asset, suite, batch, params)
-            batch = []
-        batch.append((label, with_window(con.execute(sql, [tenant, day]).to_arrow_table(), day)))
-    if batch:
-        outcomes += validate_partitions(asset, asset, suite, batch, params)
-    return outcomes
+        return DaySlice(tenant, day, rows, lambda: con.execute(sql, [tenant, day]).to_arrow_table(),
+                        lambda: bucketed_chunks(con, sql, [tenant, day], keys))
+
+    found = validate_day_slices(asset, suite, [slice_of(n, d) for n, d in targets])
+    return [o for target in targets for o in found[target]]
 
 
 def coverage(con: duckdb.DuckDBPyConnection, tenants: list[str]) -> list[Outcome]:

@@ -27,7 +27,11 @@ def _part(keys, ports, kinds) -> pa.Table:
 
 def _alone(parts, suite=ROW_WISE_SUITE, name="batched_alone") -> list:
     """Each part in its own validation (suite names are cached per process: one name per suite)."""
-    return [o for label, tbl in parts for o in validate_tables("t", label, name, suite, [tbl])]
+    return [validate_tables("t", label, name, suite, [tbl]) for label, tbl in parts]
+
+
+def _flat(per_part: list[list]) -> list:
+    return [o for outcomes in per_part for o in outcomes]
 
 
 def test_clean_partitions_validated_together_equal_each_validated_alone():
@@ -39,8 +43,8 @@ def test_failures_stay_with_their_own_partitions_and_counts():
     parts = [(f"p{i}", _part([f"k{i}"] * 3, [1, 2, 3], ["a"] * 3)) for i in range(7)]
     parts[2] = ("p2", _part(["k2", None, None], [1, 2, 3], ["a", "a", "c"]))  # two null keys, one unknown kind
     parts[5] = ("p5", _part(["k5", "k5", "k5"], [1, 1, 70000], ["a"] * 3))  # a duplicate and a bad port
-    together = validate_partitions("t", "batched", ROW_WISE_SUITE, parts)
-    assert together == _alone(parts)
+    together = _flat(validate_partitions("t", "batched", ROW_WISE_SUITE, parts))
+    assert together == _flat(_alone(parts))
     failed = {(o.partition, o.expectation.split("(")[0], o.unexpected_count) for o in together if not o.success}
     assert failed == {
         ("p2", "expect_column_values_to_not_be_null", 2),
@@ -52,12 +56,12 @@ def test_failures_stay_with_their_own_partitions_and_counts():
 
 def test_a_key_repeated_across_partitions_is_no_duplicate_within_either():
     parts = [("p0", _part(["k"], [1], ["a"])), ("p1", _part(["k"], [1], ["a"]))]
-    assert all(o.success for o in validate_partitions("t", "batched", ROW_WISE_SUITE, parts))
+    assert all(o.success for o in _flat(validate_partitions("t", "batched", ROW_WISE_SUITE, parts)))
 
 
 def test_a_suite_with_an_aggregate_validates_each_partition_alone():
     suite = [error(E.ExpectColumnMaxToBeBetween(column="port", max_value=100), "max")]
     parts = [("p0", _part(["a"], [50], ["a"])), ("p1", _part(["b"], [150], ["a"]))]
-    together = validate_partitions("t", "batched_max", suite, parts)
-    assert together == _alone(parts, suite, "batched_max_alone")
+    together = _flat(validate_partitions("t", "batched_max", suite, parts))
+    assert together == _flat(_alone(parts, suite, "batched_max_alone"))
     assert [o.success for o in together] == [True, False]
